@@ -1,1 +1,250 @@
+//! Persistence for zhucan: one `Store` over SQLite (embedded default) or PostgreSQL.
+//!
+//! Queries are written once, in the SQL subset both backends share, and run through sqlx's `Any`
+//! driver; each backend has its own migrations folder and its own bulk-load path (see `bulk`).
+//! Every query on persons takes a [`Scope`] and filters by it here, so a handler cannot forget to.
 
+mod accounts;
+mod audit;
+mod bulk;
+mod divisions;
+mod outbox;
+mod persons;
+mod sessions;
+mod sql;
+
+pub use accounts::{Account, NewAccount};
+pub use audit::{Actor, AuditRecord, AuditVerification};
+pub use bulk::{BulkOutcome, PersonRow};
+pub use divisions::Division;
+pub use outbox::Notification;
+pub use persons::{
+    CertificateInput, CertificateRecord, ConsentRecord, GuardianInput, GuardianRecord, Page,
+    PersonFilter, PersonInput, PersonRecord, PersonSummary, SearchTerm,
+};
+pub use sessions::{OneTimeCode, Session, SessionKind};
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{Any, AnyPool, Executor, Transaction};
+use tokio::sync::{Mutex, MutexGuard};
+use zhucan_core::DivisionCode;
+use zhucan_crypto::FieldCrypto;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://…")]
+    Url(String),
+    #[error("not found")]
+    NotFound,
+    /// Optimistic lock: someone else saved the record since it was read.
+    #[error("the record was changed by someone else (now at version {current})")]
+    Conflict { current: i64 },
+    #[error("{0} already exists")]
+    Duplicate(&'static str),
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = DbError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Result<Backend> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(DbError::Url(url.to_owned()))
+        }
+    }
+}
+
+/// Which persons a caller may see. Staff get their division; residents get themselves and
+/// their wards; system jobs get everything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    All,
+    Division(DivisionCode),
+    Persons(Vec<String>),
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    url: Arc<str>,
+    crypto: FieldCrypto,
+    /// SQLite allows one writer; taking this before `BEGIN` avoids lock-upgrade failures
+    /// between pooled connections. PostgreSQL serialises audit appends with an advisory lock.
+    sqlite_writer: Arc<Mutex<()>>,
+}
+
+/// A write transaction that also orders audit appends (their hash chain needs a total order).
+pub(crate) struct WriteTx<'a> {
+    pub tx: Transaction<'static, Any>,
+    _writer: Option<MutexGuard<'a, ()>>,
+}
+
+/// Advisory lock key for the audit hash chain on PostgreSQL ("zhucan" in ASCII, truncated).
+const AUDIT_LOCK: i64 = 0x7a6875_6361_6e;
+
+impl Store {
+    pub async fn connect(url: &str, crypto: FieldCrypto) -> Result<Store> {
+        install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let pool = match backend {
+            Backend::Sqlite => {
+                let url = sqlite_url(url);
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+                                 PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
+                            )
+                            .await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&url)
+                    .await?
+            }
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    .connect(url)
+                    .await?
+            }
+        };
+        Ok(Store {
+            pool,
+            backend,
+            url: url.into(),
+            crypto,
+            sqlite_writer: Arc::new(Mutex::new(())),
+        })
+    }
+
+    pub async fn migrate(&self) -> Result<()> {
+        match self.backend {
+            Backend::Sqlite => {
+                let pool = sqlx::SqlitePool::connect(&sqlite_url(&self.url)).await?;
+                sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+                pool.close().await;
+            }
+            Backend::Postgres => {
+                let pool = sqlx::PgPool::connect(&self.url).await?;
+                sqlx::migrate!("migrations/postgres").run(&pool).await?;
+                pool.close().await;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn crypto(&self) -> &FieldCrypto {
+        &self.crypto
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub(crate) async fn write_tx(&self) -> Result<WriteTx<'_>> {
+        let writer = match self.backend {
+            Backend::Sqlite => Some(self.sqlite_writer.lock().await),
+            Backend::Postgres => None,
+        };
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(AUDIT_LOCK)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(WriteTx {
+            tx,
+            _writer: writer,
+        })
+    }
+
+    pub async fn meta(&self, key: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    pub async fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO meta (key, value) VALUES ($1, $2) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+/// `sqlite://PATH` with the file created on first use.
+fn sqlite_url(url: &str) -> String {
+    if url.contains('?') || url.contains(":memory:") {
+        url.to_owned()
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+pub(crate) fn now_text() -> String {
+    timestamp_text(time::OffsetDateTime::now_utc())
+}
+
+/// Fixed-width UTC timestamps sort as text on both backends.
+pub(crate) fn timestamp_text(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.microsecond()
+    )
+}
+
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+pub(crate) fn parse_stored<T: FromStr>(column: &str, value: &str) -> Result<T> {
+    value
+        .parse()
+        .map_err(|_| DbError::Corrupt(format!("{column} = {value:?}")))
+}

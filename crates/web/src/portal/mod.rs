@@ -1,0 +1,61 @@
+//! The residents' portal: the home page and a resident's (or guardian's) own records.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::{get, post};
+use zhucan_store::PersonRecord;
+
+use crate::AppState;
+use crate::auth;
+use crate::ctx::{Ctx, Principal};
+use crate::error::AppResult;
+use crate::render::{Layout, page};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/me", get(me))
+        .route("/login", get(auth::resident_login_form))
+        .route("/login/code", post(auth::request_code))
+        .route("/login/verify", post(auth::verify_code))
+        .route("/logout", post(auth::logout))
+        .route("/prefs", get(auth::prefs))
+}
+
+#[derive(Template)]
+#[template(path = "portal/home.html")]
+struct HomePage {
+    l: Layout,
+    resident: bool,
+}
+
+async fn home(ctx: Ctx) -> AppResult<Response> {
+    page(&HomePage {
+        resident: matches!(ctx.principal, Principal::Resident { .. }),
+        l: Layout::new(&ctx, "龙泉驿区助残服务", "Longquanyi disability services"),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "portal/me.html")]
+struct MePage {
+    l: Layout,
+    records: Vec<PersonRecord>,
+}
+
+/// A resident sees their own record, and a guardian their wards'; each view is audited.
+async fn me(State(state): State<AppState>, ctx: Ctx) -> AppResult<Response> {
+    let ids = ctx.resident_persons()?.to_vec();
+    let scope = ctx.scope();
+    let actor = ctx.actor();
+    let mut records = Vec::with_capacity(ids.len());
+    for id in &ids {
+        records.push(state.store.view_person(&actor, &scope, id).await?);
+    }
+    page(&MePage {
+        l: Layout::new(&ctx, "我的信息", "My record"),
+        records,
+    })
+}

@@ -1,0 +1,137 @@
+//! What every page shares: the layout's data and turning a template into a response.
+
+use askama::Template;
+use axum::response::{Html, IntoResponse, Response};
+use zhucan_core::{Lang, Role};
+
+use crate::ctx::{Ctx, Principal};
+use crate::error::AppResult;
+use crate::i18n::Tr;
+
+/// One link of the workbench navigation.
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub current: bool,
+}
+
+/// Data the base layout needs: language, mode, token, who is signed in, navigation.
+pub struct Layout {
+    pub t: Tr,
+    pub title: String,
+    pub elder: bool,
+    pub csrf: String,
+    pub here: String,
+    pub user: Option<String>,
+    pub staff: bool,
+    pub nav: Vec<NavItem>,
+}
+
+impl Layout {
+    pub fn new(ctx: &Ctx, title_zh: &str, title_en: &str) -> Layout {
+        let t = Tr { lang: ctx.lang };
+        let (user, staff, role) = match &ctx.principal {
+            Principal::Staff(a) => (
+                Some(format!("{} ({})", a.display_name, a.role.name(ctx.lang))),
+                true,
+                Some(a.role),
+            ),
+            Principal::Resident { .. } => (Some(t.z("居民", "Resident").to_owned()), false, None),
+            Principal::Anonymous => (None, false, None),
+        };
+        let nav = role
+            .map(|r| nav_for(r, ctx.lang, &ctx.here))
+            .unwrap_or_default();
+        Layout {
+            t,
+            title: t.z(title_zh, title_en).to_owned(),
+            elder: ctx.elder,
+            csrf: ctx.csrf.clone(),
+            here: ctx.here.clone(),
+            user,
+            staff,
+            nav,
+        }
+    }
+
+    pub fn lang_code(&self) -> &'static str {
+        self.t.lang.code()
+    }
+
+    /// Link that switches to the other language and comes back here.
+    pub fn other_lang_href(&self) -> String {
+        let other = if self.t.is_zh() { "en" } else { "zh-CN" };
+        format!("/prefs?lang={other}&back={}", url_encode(&self.here))
+    }
+
+    pub fn elder_href(&self) -> String {
+        format!(
+            "/prefs?elder={}&back={}",
+            if self.elder { 0 } else { 1 },
+            url_encode(&self.here)
+        )
+    }
+}
+
+fn nav_for(role: Role, lang: Lang, here: &str) -> Vec<NavItem> {
+    let zh = lang == Lang::Zh;
+    let mut items: Vec<(&'static str, &'static str)> =
+        vec![("/staff", if zh { "工作台" } else { "Workbench" })];
+    if role.can_view_registry() {
+        items.push(("/staff/persons", if zh { "残疾人名册" } else { "Registry" }));
+    }
+    if role.can_edit_registry() {
+        items.push((
+            "/staff/persons/new",
+            if zh {
+                "新增登记"
+            } else {
+                "Register a person"
+            },
+        ));
+    }
+    if role.can_import() {
+        items.push(("/staff/import", if zh { "批量导入" } else { "Import" }));
+        items.push(("/staff/export", if zh { "导出" } else { "Export" }));
+    }
+    if role.can_see_outbox() {
+        items.push(("/staff/outbox", if zh { "消息发件箱" } else { "Outbox" }));
+    }
+    if role.can_view_audit() {
+        items.push(("/staff/audit", if zh { "审计日志" } else { "Audit log" }));
+    }
+    let path = here.split('?').next().unwrap_or(here);
+    items
+        .into_iter()
+        .map(|(href, label)| NavItem {
+            href,
+            label,
+            current: path == href,
+        })
+        .collect()
+}
+
+pub fn page(template: &impl Template) -> AppResult<Response> {
+    Ok(Html(template.render()?).into_response())
+}
+
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+pub fn url_encode(s: &str) -> String {
+    serde_urlencoded::to_string([("", s)])
+        .map(|e| e[1..].to_owned())
+        .unwrap_or_default()
+}

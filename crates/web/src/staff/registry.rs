@@ -1,0 +1,720 @@
+//! The registry in the workbench: search and list, a person's record and history, create and edit.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use zhucan_core::{
+    Category, CertificateNo, CertificateStatus, DivisionCode, Grade, HouseholdStatus, Lang,
+    LifeStatus, MultipleComponents, PersonName, Phone, ResidentId, Role,
+};
+use zhucan_store::{
+    AuditRecord, CertificateInput, DbError, Division, GuardianInput, Page, PersonFilter,
+    PersonInput, PersonRecord, PersonSummary, SearchTerm,
+};
+
+use crate::AppState;
+use crate::ctx::Ctx;
+use crate::error::{AppError, AppResult};
+use crate::forms::FormErrors;
+use crate::i18n::Tr;
+use crate::render::{Layout, page, url_encode};
+
+const PER_PAGE: i64 = 25;
+
+/// Divisions inside the caller's scope, for filters and the form's division list.
+pub async fn divisions_in_scope(
+    state: &AppState,
+    scope: &DivisionCode,
+) -> AppResult<Vec<Division>> {
+    Ok(state
+        .store
+        .divisions()
+        .await?
+        .into_iter()
+        .filter(|d| DivisionCode::parse(&d.code).is_ok_and(|c| scope.contains(&c)))
+        .collect())
+}
+
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    grade: String,
+    #[serde(default)]
+    division: String,
+    #[serde(default)]
+    household: String,
+    #[serde(default)]
+    life: String,
+    page: Option<i64>,
+}
+
+impl ListQuery {
+    /// The query string without the page, for paging links.
+    fn without_page(&self) -> String {
+        [
+            ("q", &self.q),
+            ("category", &self.category),
+            ("grade", &self.grade),
+            ("division", &self.division),
+            ("household", &self.household),
+            ("life", &self.life),
+        ]
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={}&", url_encode(v)))
+        .collect()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "staff/persons.html")]
+struct ListPage {
+    l: Layout,
+    q: ListQuery,
+    results: Page<PersonSummary>,
+    divisions: Vec<Division>,
+    base_query: String,
+    categories: [Category; 7],
+    grades: Vec<Grade>,
+    households: [HouseholdStatus; 5],
+    lives: [LifeStatus; 3],
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<ListQuery>,
+) -> AppResult<Response> {
+    let account = ctx.staff_with(Role::can_view_registry)?;
+    let filter = PersonFilter {
+        term: SearchTerm::parse(&q.q),
+        category: q.category.parse().ok(),
+        grade: q.grade.parse().ok(),
+        division: DivisionCode::parse(&q.division).ok(),
+        household_status: q.household.parse().ok(),
+        life_status: q.life.parse().ok(),
+    };
+    let results = state
+        .store
+        .search_persons(&ctx.scope(), &filter, q.page.unwrap_or(1), PER_PAGE)
+        .await?;
+    page(&ListPage {
+        l: Layout::new(&ctx, "残疾人名册", "Registry of disabled residents"),
+        divisions: divisions_in_scope(&state, &account.scope).await?,
+        base_query: q.without_page(),
+        q,
+        results,
+        categories: Category::ALL,
+        grades: (1..=4).filter_map(|g| Grade::new(g).ok()).collect(),
+        households: HouseholdStatus::ALL,
+        lives: LifeStatus::ALL,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "staff/person.html")]
+struct RecordPage {
+    l: Layout,
+    p: PersonRecord,
+    can_edit: bool,
+    saved: bool,
+}
+
+#[derive(Deserialize, Default)]
+pub struct SavedQuery {
+    saved: Option<String>,
+}
+
+/// A person's full record: numbers unmasked for the roles that work on the registry, and the
+/// view written to the audit log.
+pub async fn show(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    Query(q): Query<SavedQuery>,
+) -> AppResult<Response> {
+    let account = ctx.staff_with(Role::can_view_registry)?;
+    let p = state
+        .store
+        .view_person(&ctx.actor(), &ctx.scope(), &id)
+        .await?;
+    page(&RecordPage {
+        l: Layout::new(&ctx, "残疾人档案", "Person's record"),
+        can_edit: account.role.can_edit_registry(),
+        saved: q.saved.is_some(),
+        p,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "staff/history.html")]
+struct HistoryPage {
+    l: Layout,
+    id: String,
+    name: String,
+    history: Vec<HistoryEntry>,
+}
+
+struct HistoryEntry {
+    record: AuditRecord,
+    /// (field, before, after) for every field that changed.
+    changes: Vec<(String, String, String)>,
+}
+
+/// Flattens nested snapshots ("certificate.grade") and keeps the fields that differ.
+fn changes(
+    before: Option<&serde_json::Value>,
+    after: Option<&serde_json::Value>,
+) -> Vec<(String, String, String)> {
+    fn flatten(
+        prefix: &str,
+        v: Option<&serde_json::Value>,
+        out: &mut std::collections::BTreeMap<String, String>,
+    ) {
+        match v {
+            Some(serde_json::Value::Object(map)) => {
+                for (k, v) in map {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    flatten(&key, Some(v), out);
+                }
+            }
+            Some(serde_json::Value::Null) | None => {}
+            Some(serde_json::Value::String(s)) => {
+                out.insert(prefix.to_owned(), s.clone());
+            }
+            Some(other) => {
+                out.insert(prefix.to_owned(), other.to_string());
+            }
+        }
+    }
+    let (mut b, mut a) = (Default::default(), Default::default());
+    flatten("", before, &mut b);
+    flatten("", after, &mut a);
+    let keys: std::collections::BTreeSet<_> = b.keys().chain(a.keys()).cloned().collect();
+    keys.into_iter()
+        .filter_map(|k| {
+            let (old, new) = (
+                b.get(&k).cloned().unwrap_or_default(),
+                a.get(&k).cloned().unwrap_or_default(),
+            );
+            (old != new).then_some((k, old, new))
+        })
+        .collect()
+}
+
+pub async fn history(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    ctx.staff_with(Role::can_view_registry)?;
+    let scope = ctx.scope();
+    let p = state.store.view_person(&ctx.actor(), &scope, &id).await?;
+    let history = state
+        .store
+        .person_history(&scope, &id)
+        .await?
+        .into_iter()
+        .map(|record| HistoryEntry {
+            changes: changes(record.before.as_ref(), record.after.as_ref()),
+            record,
+        })
+        .collect();
+    page(&HistoryPage {
+        l: Layout::new(&ctx, "变更记录", "Change history"),
+        id,
+        name: p.name.as_str().to_owned(),
+        history,
+    })
+}
+
+/// The create/edit form as typed, so a rejected form is shown again exactly as it was sent.
+#[derive(Deserialize, Default, Clone)]
+pub struct PersonForm {
+    #[serde(default)]
+    pub csrf: String,
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub resident_id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub ethnicity: String,
+    #[serde(default)]
+    pub phone: String,
+    #[serde(default)]
+    pub division_code: String,
+    #[serde(default)]
+    pub residence_code: String,
+    #[serde(default)]
+    pub address: String,
+    #[serde(default)]
+    pub household_status: String,
+    #[serde(default)]
+    pub life_status: String,
+    #[serde(default)]
+    pub certificate_no: String,
+    #[serde(default)]
+    pub components: String,
+    #[serde(default)]
+    pub certificate_issued_on: String,
+    #[serde(default)]
+    pub certificate_expires_on: String,
+    #[serde(default)]
+    pub certificate_status: String,
+    #[serde(default)]
+    pub guardian_name: String,
+    #[serde(default)]
+    pub guardian_relation: String,
+    #[serde(default)]
+    pub guardian_phone: String,
+}
+
+fn date_field(s: &str) -> Result<time::Date, DateError> {
+    time::Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
+        .map_err(|_| DateError(s.to_owned()))
+}
+
+#[derive(Debug)]
+struct DateError(String);
+
+impl zhucan_core::Localized for DateError {
+    fn message(&self, lang: Lang) -> String {
+        match lang {
+            Lang::Zh => format!(
+                "“{}”不是有效日期，请按 年-月-日 填写，例如 2026-03-01",
+                self.0
+            ),
+            Lang::En => format!(
+                "{:?} is not a date; use year-month-day, for example 2026-03-01",
+                self.0
+            ),
+        }
+    }
+}
+
+impl PersonForm {
+    pub fn from_record(p: &PersonRecord) -> PersonForm {
+        let input = p.to_input();
+        let cert = input.certificate.as_ref();
+        let guardian = input.guardian.as_ref();
+        PersonForm {
+            csrf: String::new(),
+            version: p.version.to_string(),
+            resident_id: input.resident_id.as_str().to_owned(),
+            name: input.name.as_str().to_owned(),
+            ethnicity: input.ethnicity.clone().unwrap_or_default(),
+            phone: input
+                .phone
+                .as_ref()
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_default(),
+            division_code: input.division_code.as_str().to_owned(),
+            residence_code: input
+                .residence_code
+                .as_ref()
+                .map(|d| d.as_str().to_owned())
+                .unwrap_or_default(),
+            address: input.address.clone().unwrap_or_default(),
+            household_status: input.household_status.slug().to_owned(),
+            life_status: input.life_status.slug().to_owned(),
+            certificate_no: cert
+                .map(|c| c.number.as_str().to_owned())
+                .unwrap_or_default(),
+            components: cert
+                .and_then(|c| c.components.as_ref())
+                .map(|m| m.to_string())
+                .unwrap_or_default(),
+            certificate_issued_on: p
+                .certificate
+                .as_ref()
+                .and_then(|c| c.issued_on.clone())
+                .unwrap_or_default(),
+            certificate_expires_on: p
+                .certificate
+                .as_ref()
+                .and_then(|c| c.expires_on.clone())
+                .unwrap_or_default(),
+            certificate_status: cert.map(|c| c.status.slug().to_owned()).unwrap_or_default(),
+            guardian_name: guardian
+                .map(|g| g.name.as_str().to_owned())
+                .unwrap_or_default(),
+            guardian_relation: guardian.map(|g| g.relation.clone()).unwrap_or_default(),
+            guardian_phone: guardian
+                .and_then(|g| g.phone.as_ref())
+                .map(|p| p.as_str().to_owned())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Parses every field, collecting all errors (not just the first) for the error summary.
+    pub fn parse(&self, lang: Lang) -> Result<PersonInput, FormErrors> {
+        let t = Tr { lang };
+        let mut e = FormErrors::default();
+        let resident_id = e.required(
+            lang,
+            "resident_id",
+            ("请输入公民身份号码", "Enter the resident ID number"),
+            &self.resident_id,
+            ResidentId::parse,
+        );
+        let name = e.required(
+            lang,
+            "name",
+            ("请输入姓名", "Enter the name"),
+            &self.name,
+            PersonName::parse,
+        );
+        let phone = e.optional(lang, "phone", &self.phone, Phone::parse);
+        let division_code = e.required(
+            lang,
+            "division_code",
+            ("请选择户籍所在社区", "Choose the community of registration"),
+            &self.division_code,
+            DivisionCode::parse,
+        );
+        let residence_code = e.optional(
+            lang,
+            "residence_code",
+            &self.residence_code,
+            DivisionCode::parse,
+        );
+        let household_status = e.optional(lang, "household_status", &self.household_status, |s| {
+            s.parse::<HouseholdStatus>()
+        });
+        let life_status = e.optional(lang, "life_status", &self.life_status, |s| {
+            s.parse::<LifeStatus>()
+        });
+        let number = match &resident_id {
+            Some(id) => e.optional(lang, "certificate_no", &self.certificate_no, |s| {
+                CertificateNo::parse_for(s, id)
+            }),
+            None => e.optional(
+                lang,
+                "certificate_no",
+                &self.certificate_no,
+                CertificateNo::parse,
+            ),
+        };
+        let components = e.optional(
+            lang,
+            "components",
+            &self.components,
+            MultipleComponents::parse,
+        );
+        let issued_on = e.optional(
+            lang,
+            "certificate_issued_on",
+            &self.certificate_issued_on,
+            date_field,
+        );
+        let expires_on = e.optional(
+            lang,
+            "certificate_expires_on",
+            &self.certificate_expires_on,
+            date_field,
+        );
+        let cert_status = e.optional(lang, "certificate_status", &self.certificate_status, |s| {
+            s.parse::<CertificateStatus>()
+        });
+        if let Some(Some(no)) = &number {
+            let multiple = no.category() == Category::Multiple;
+            if multiple && matches!(components, Some(None)) {
+                e.add(
+                    "components",
+                    t.z(
+                        "多重残疾请填写包含的残疾类别，例如 1,4",
+                        "For multiple disability, list the categories it combines, for example 1,4",
+                    ),
+                );
+            }
+            if !multiple && matches!(components, Some(Some(_))) {
+                e.add(
+                    "components",
+                    t.z(
+                        "只有多重残疾（类别 7）才填写组成类别",
+                        "Only multiple disability (category 7) lists component categories",
+                    ),
+                );
+            }
+        }
+        let guardian_name = e.optional(
+            lang,
+            "guardian_name",
+            &self.guardian_name,
+            PersonName::parse,
+        );
+        let guardian_phone = e.optional(lang, "guardian_phone", &self.guardian_phone, Phone::parse);
+        let has_guardian = !self.guardian_name.trim().is_empty()
+            || !self.guardian_phone.trim().is_empty()
+            || !self.guardian_relation.trim().is_empty();
+        if has_guardian && self.guardian_name.trim().is_empty() {
+            e.add(
+                "guardian_name",
+                t.z("填写监护人时请输入监护人姓名", "Enter the guardian's name"),
+            );
+        }
+        if has_guardian && self.guardian_relation.trim().is_empty() {
+            e.add(
+                "guardian_relation",
+                t.z(
+                    "请填写监护人与本人的关系",
+                    "Enter how the guardian is related",
+                ),
+            );
+        }
+        if !e.is_empty() {
+            return Err(e);
+        }
+        // Every `None` above recorded an error, so all are present here.
+        let (
+            Some(resident_id),
+            Some(name),
+            Some(phone),
+            Some(division_code),
+            Some(residence_code),
+            Some(household_status),
+            Some(life_status),
+            Some(number),
+            Some(components),
+            Some(issued_on),
+            Some(expires_on),
+            Some(cert_status),
+            Some(guardian_name),
+            Some(guardian_phone),
+        ) = (
+            resident_id,
+            name,
+            phone,
+            division_code,
+            residence_code,
+            household_status,
+            life_status,
+            number,
+            components,
+            issued_on,
+            expires_on,
+            cert_status,
+            guardian_name,
+            guardian_phone,
+        )
+        else {
+            return Err(e);
+        };
+        let text = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+        Ok(PersonInput {
+            resident_id,
+            name,
+            ethnicity: text(&self.ethnicity),
+            phone,
+            division_code,
+            residence_code,
+            address: text(&self.address),
+            household_status: household_status.unwrap_or_default(),
+            life_status: life_status.unwrap_or(LifeStatus::Alive),
+            certificate: number.map(|number| CertificateInput {
+                number,
+                components,
+                issued_on,
+                expires_on,
+                status: cert_status.unwrap_or(CertificateStatus::Valid),
+            }),
+            guardian: guardian_name
+                .filter(|_| has_guardian)
+                .map(|name| GuardianInput {
+                    name,
+                    relation: self.guardian_relation.trim().to_owned(),
+                    phone: guardian_phone,
+                }),
+        })
+    }
+}
+
+#[derive(Template)]
+#[template(path = "staff/person_form.html")]
+struct FormPage {
+    l: Layout,
+    f: PersonForm,
+    errors: FormErrors,
+    /// `None` when creating.
+    id: Option<String>,
+    divisions: Vec<Division>,
+    households: [HouseholdStatus; 5],
+    lives: [LifeStatus; 3],
+    statuses: [CertificateStatus; 4],
+}
+
+async fn form_page(
+    state: &AppState,
+    ctx: &Ctx,
+    f: PersonForm,
+    errors: FormErrors,
+    id: Option<String>,
+) -> AppResult<Response> {
+    let account = ctx.staff()?;
+    let (zh, en) = if id.is_some() {
+        ("修改档案", "Edit record")
+    } else {
+        ("新增残疾人登记", "Register a person")
+    };
+    page(&FormPage {
+        l: Layout::new(ctx, zh, en),
+        divisions: divisions_in_scope(state, &account.scope).await?,
+        f,
+        errors,
+        id,
+        households: HouseholdStatus::ALL,
+        lives: LifeStatus::ALL,
+        statuses: CertificateStatus::ALL,
+    })
+}
+
+pub async fn new_form(State(state): State<AppState>, ctx: Ctx) -> AppResult<Response> {
+    ctx.staff_with(Role::can_edit_registry)?;
+    form_page(
+        &state,
+        &ctx,
+        PersonForm::default(),
+        FormErrors::default(),
+        None,
+    )
+    .await
+}
+
+/// Turns store refusals that concern a field into field errors on the form.
+fn store_error(e: DbError, lang: Lang) -> Result<FormErrors, AppError> {
+    let t = Tr { lang };
+    let mut errors = FormErrors::default();
+    match e {
+        DbError::Duplicate("resident ID") => errors.add("resident_id", t.z("该公民身份号码已登记，请在名册中搜索", "This resident ID is already registered; search the registry")),
+        DbError::Duplicate(_) => errors.add("certificate_no", t.z("该残疾人证号已属于其他人", "This certificate number belongs to someone else")),
+        DbError::NotFound => errors.add("division_code", t.z("只能登记在您负责的区域内", "You can only register people in your own area")),
+        DbError::Conflict { .. } => errors.add("name", t.z("保存前该档案已被他人修改，请重新打开后再编辑；您填写的内容保留在下方", "Someone else saved this record first; reopen it and edit again. What you entered is kept below")),
+        other => return Err(other.into()),
+    }
+    Ok(errors)
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Form(f): Form<PersonForm>,
+) -> AppResult<Response> {
+    ctx.staff_with(Role::can_edit_registry)?;
+    ctx.check_csrf(&f.csrf)?;
+    let input = match f.parse(ctx.lang) {
+        Ok(input) => input,
+        Err(errors) => return form_page(&state, &ctx, f, errors, None).await,
+    };
+    match state
+        .store
+        .create_person(&ctx.actor(), &ctx.scope(), &input)
+        .await
+    {
+        Ok(id) => Ok(Redirect::to(&format!("/staff/persons/{id}?saved=1")).into_response()),
+        Err(e) => {
+            let errors = store_error(e, ctx.lang)?;
+            form_page(&state, &ctx, f, errors, None).await
+        }
+    }
+}
+
+pub async fn edit_form(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    ctx.staff_with(Role::can_edit_registry)?;
+    let p = state
+        .store
+        .view_person(&ctx.actor(), &ctx.scope(), &id)
+        .await?;
+    form_page(
+        &state,
+        &ctx,
+        PersonForm::from_record(&p),
+        FormErrors::default(),
+        Some(id),
+    )
+    .await
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    Form(f): Form<PersonForm>,
+) -> AppResult<Response> {
+    ctx.staff_with(Role::can_edit_registry)?;
+    ctx.check_csrf(&f.csrf)?;
+    let version: i64 = f
+        .version
+        .parse()
+        .map_err(|_| AppError::BadRequest("version".into()))?;
+    let input = match f.parse(ctx.lang) {
+        Ok(input) => input,
+        Err(errors) => return form_page(&state, &ctx, f, errors, Some(id)).await,
+    };
+    match state
+        .store
+        .update_person(&ctx.actor(), &ctx.scope(), &id, version, &input)
+        .await
+    {
+        Ok(()) => Ok(Redirect::to(&format!("/staff/persons/{id}?saved=1")).into_response()),
+        Err(DbError::NotFound)
+            if state
+                .store
+                .view_person(&ctx.actor(), &ctx.scope(), &id)
+                .await
+                .is_err() =>
+        {
+            Err(AppError::NotFound)
+        }
+        Err(e) => {
+            let errors = store_error(e, ctx.lang)?;
+            form_page(&state, &ctx, f, errors, Some(id)).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ConsentForm {
+    csrf: String,
+    purpose: String,
+    granted_by: String,
+}
+
+pub async fn add_consent(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    Form(f): Form<ConsentForm>,
+) -> AppResult<Response> {
+    ctx.staff_with(Role::can_edit_registry)?;
+    ctx.check_csrf(&f.csrf)?;
+    let purpose = f.purpose.trim();
+    let granted_by = f.granted_by.trim();
+    if purpose.is_empty() || granted_by.is_empty() {
+        return Err(AppError::BadRequest(
+            Tr { lang: ctx.lang }
+                .z("请填写用途和同意人", "Enter the purpose and who consented")
+                .to_owned(),
+        ));
+    }
+    state
+        .store
+        .record_consent(&ctx.actor(), &ctx.scope(), &id, purpose, granted_by)
+        .await?;
+    Ok(Redirect::to(&format!("/staff/persons/{id}?saved=1")).into_response())
+}
