@@ -220,6 +220,14 @@ async fn open(db: &Db) -> anyhow::Result<Store> {
     Ok(store)
 }
 
+/// Migrates and loads the district's division table (Longquanyi, with its communities), which
+/// imports check division codes against.
+async fn prepare(store: &Store) -> anyhow::Result<()> {
+    store.migrate().await?;
+    store.upsert_divisions(&zhucan_jobs::synthetic::demo_divisions()).await?;
+    Ok(())
+}
+
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -273,7 +281,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 key_file: data.join("zhucan.key"),
             };
             let store = open(&db).await?;
-            store.migrate().await?;
+            prepare(&store).await?;
             let seeded = demo::seed(&store).await?;
             if let Some(n) = seeded {
                 println!(
@@ -311,7 +319,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .await?;
         }
         Command::Migrate { db } => {
-            open(&db).await?.migrate().await?;
+            prepare(&open(&db).await?).await?;
             println!("migrated {}", db.database);
         }
         Command::Import {
@@ -325,7 +333,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
         } => {
             let store = open(&db).await?;
-            store.migrate().await?;
+            prepare(&store).await?;
             let opts = ImportOptions {
                 dry_run,
                 lang,
