@@ -11,7 +11,7 @@ use crate::sql::{Arg, Sql};
 use crate::{Result, Store, now_text};
 
 /// Hash of "nothing before": the first record chains from it.
-const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// Who acts: a staff account, a signed-in resident, or the system (CLI jobs, seeding).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -86,39 +86,23 @@ fn canonical(
     .into_bytes()
 }
 
-async fn last_hash(conn: &mut sqlx::AnyConnection) -> Result<String> {
-    let last: Option<String> =
-        sqlx::query_scalar("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut *conn)
-            .await?;
-    Ok(last.unwrap_or_else(|| GENESIS.to_owned()))
-}
-
-/// Rows per INSERT: 11 parameters each keeps well under SQLite's variable limit.
+/// Rows per INSERT: 12 parameters each keeps well under SQLite's variable limit.
 const AUDIT_CHUNK: usize = 500;
 
-/// Appends entries inside the caller's write transaction (see `Store::write_tx`), so a record and
-/// its audit trail commit or roll back together.
-pub(crate) async fn append(
-    conn: &mut sqlx::AnyConnection,
-    actor: &Actor,
-    entries: &[Entry<'_>],
-) -> Result<()> {
-    let mut prev = last_hash(conn).await?;
+pub(crate) const AUDIT_COLUMNS: &str = "at, actor, actor_role, action, entity, entity_id, division_code, \
+     before_json, after_json, client, prev_hash, hash";
+
+/// The column values of `entries`, chained from `prev`; shared by the INSERT and COPY paths.
+pub(crate) fn rows(prev: &str, actor: &Actor, entries: &[Entry<'_>]) -> Vec<[Arg; 12]> {
     let at = now_text();
-    for chunk in entries.chunks(AUDIT_CHUNK) {
-        let mut sql = Sql::new(
-            "INSERT INTO audit_log (at, actor, actor_role, action, entity, entity_id, division_code, \
-             before_json, after_json, client, prev_hash, hash) VALUES ",
-        );
-        for (i, e) in chunk.iter().enumerate() {
+    let mut prev = prev.to_owned();
+    entries
+        .iter()
+        .map(|e| {
             let before = e.before.as_ref().map(Value::to_string);
             let after = e.after.as_ref().map(Value::to_string);
             let hash = chain_hash(&prev, &canonical(&at, actor, e, &before, &after));
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind_tuple([
+            let row = [
                 Arg::from(at.as_str()),
                 actor.id.clone().into(),
                 actor.role.clone().into(),
@@ -129,10 +113,34 @@ pub(crate) async fn append(
                 before.into(),
                 after.into(),
                 actor.client.clone().into(),
-                prev.clone().into(),
-                hash.clone().into(),
-            ]);
-            prev = hash;
+                std::mem::replace(&mut prev, hash.clone()).into(),
+                hash.into(),
+            ];
+            row
+        })
+        .collect()
+}
+
+pub(crate) const LAST_HASH: &str = "SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1";
+
+/// Appends entries inside the caller's write transaction (see `Store::write_tx`), so a record and
+/// its audit trail commit or roll back together.
+pub(crate) async fn append(
+    conn: &mut sqlx::AnyConnection,
+    actor: &Actor,
+    entries: &[Entry<'_>],
+) -> Result<()> {
+    let last: Option<String> = sqlx::query_scalar(LAST_HASH)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let rows = rows(last.as_deref().unwrap_or(GENESIS), actor, entries);
+    for chunk in rows.chunks(AUDIT_CHUNK) {
+        let mut sql = Sql::new(&format!("INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES "));
+        for (i, row) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind_tuple(row.iter().cloned());
         }
         sql.query().execute(&mut *conn).await?;
     }

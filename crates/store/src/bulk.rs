@@ -6,10 +6,17 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 use sqlx::Row;
 
+use sqlx::Connection;
+use sqlx::postgres::PgConnection;
+
 use crate::audit::{self, Actor, Entry};
-use crate::persons::{Encoded, insert_encoded, snapshot, update_encoded};
-use crate::sql::Sql;
-use crate::{Result, Scope, Store, new_id, now_text};
+use crate::copy::copy_rows;
+use crate::persons::{
+    CERTIFICATE_COLUMNS, Encoded, GUARDIAN_COLUMNS, PERSON_COLUMNS, child_row, insert_encoded,
+    snapshot, update_encoded,
+};
+use crate::sql::{Arg, Sql};
+use crate::{AUDIT_LOCK, Backend, Result, Scope, Store, new_id, now_text};
 
 /// One validated input row and its line in the source file (for error reports).
 #[derive(Debug, Clone)]
@@ -72,89 +79,185 @@ impl Store {
         .await
         .expect("encoding task panicked");
 
-        let mut w = self.write_tx().await?;
-        let rid_keys: Vec<Vec<u8>> = encoded.iter().map(|(_, e)| e.rid_index.clone()).collect();
-        let rid_slices: Vec<&[u8]> = rid_keys.iter().map(Vec::as_slice).collect();
-        let known = existing(&mut w.tx, "persons", "rid_index", "id", &rid_slices).await?;
-        let cert_keys: Vec<&[u8]> = encoded
-            .iter()
-            .filter_map(|(_, e)| e.certificate.as_ref().map(|c| c.number_index.as_slice()))
-            .collect();
-        let cert_owner = existing(
-            &mut w.tx,
-            "certificates",
-            "number_index",
-            "person_id",
-            &cert_keys,
-        )
-        .await?;
-
-        let mut outcome = BulkOutcome::default();
-        let mut seen: HashMap<&[u8], u64> = HashMap::new();
-        let mut inserts = Vec::new();
-        let mut updates = Vec::new();
-        for ((row, key), (new_id, e)) in rows.iter().zip(&rid_keys).zip(encoded) {
-            if let Some(first) = seen.insert(key.as_slice(), row.line) {
-                outcome.rejected.push((
-                    row.line,
-                    "resident_id",
-                    format!("same resident ID as row {first}"),
-                ));
-                continue;
-            }
-            let person_id = known.get(&e.rid_index).cloned();
-            let owner = e
-                .certificate
-                .as_ref()
-                .and_then(|c| cert_owner.get(&c.number_index));
-            if let Some(owner) = owner
-                && Some(owner) != person_id.as_ref()
-            {
-                outcome.rejected.push((
-                    row.line,
-                    "certificate_no",
-                    "certificate number belongs to another person".into(),
-                ));
-                continue;
-            }
-            match person_id {
-                Some(id) => updates.push((id, e, row)),
-                None => inserts.push((new_id, e, row)),
-            }
+        if self.backend == Backend::Postgres
+            && let Some(outcome) = self.copy_new_persons(actor, &rows, &encoded).await?
+        {
+            return Ok(outcome);
         }
-
-        let mut entries = Vec::with_capacity(inserts.len() + updates.len());
-        for (id, e, row) in &updates {
+        let mut w = self.write_tx().await?;
+        let plan = classify(&mut w.tx, &rows, &encoded).await?;
+        let mut entries = Vec::with_capacity(plan.inserts.len() + plan.updates.len());
+        for (i, id) in &plan.updates {
+            let input = &rows[*i].input;
             let before = self.person(&Scope::All, id).await?;
-            update_encoded(&mut w.tx, id, e).await?;
+            update_encoded(&mut w.tx, id, &encoded[*i].1).await?;
             entries.push(Entry {
                 action: "import-update",
                 entity: "person",
                 entity_id: id.clone(),
-                division_code: Some(row.input.division_code.as_str().to_owned()),
+                division_code: Some(input.division_code.as_str().to_owned()),
                 before: Some(snapshot(&before.to_input())),
-                after: Some(snapshot(&row.input)),
+                after: Some(snapshot(input)),
             });
         }
-        let (insert_rows, insert_inputs): (Vec<_>, Vec<_>) = inserts
-            .into_iter()
-            .map(|(id, e, row)| ((id, e), row))
-            .unzip();
-        insert_encoded(&mut w.tx, &insert_rows).await?;
-        for ((id, _), row) in insert_rows.iter().zip(&insert_inputs) {
-            entries.push(Entry {
-                action: "import-create",
-                entity: "person",
-                entity_id: id.clone(),
-                division_code: Some(row.input.division_code.as_str().to_owned()),
-                before: None,
-                after: Some(snapshot(&row.input)),
-            });
-        }
+        let inserts: Vec<&(String, Encoded)> = plan.inserts.iter().map(|&i| &encoded[i]).collect();
+        insert_encoded(&mut w.tx, &inserts).await?;
+        entries.extend(
+            plan.inserts
+                .iter()
+                .map(|&i| created(&encoded[i].0, &rows[i])),
+        );
         audit::append(&mut w.tx, actor, &entries).await?;
         w.tx.commit().await?;
-        outcome.inserted = insert_rows.len() as u64;
-        outcome.updated = updates.len() as u64;
-        Ok(outcome)
+        Ok(plan.outcome())
     }
+
+    /// PostgreSQL: a chunk of only new persons is loaded with COPY. Returns `None` (having
+    /// written nothing) when the chunk updates stored persons, which take the general path.
+    async fn copy_new_persons(
+        &self,
+        actor: &Actor,
+        rows: &[PersonRow],
+        encoded: &[(String, Encoded)],
+    ) -> Result<Option<BulkOutcome>> {
+        let mut conn = PgConnection::connect(&self.url).await?;
+        let mut tx = conn.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(AUDIT_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        // Every writer takes the lock above, so reading through the pool sees what COPY will meet.
+        let plan = classify(&mut *self.pool.acquire().await?, rows, encoded).await?;
+        if !plan.updates.is_empty() {
+            return Ok(None);
+        }
+        let new: Vec<&(String, Encoded)> = plan.inserts.iter().map(|&i| &encoded[i]).collect();
+        copy_rows(
+            &mut tx,
+            "persons",
+            PERSON_COLUMNS,
+            new.iter().map(|(_, e)| e.person.iter()),
+        )
+        .await?;
+        let certificates: Vec<Vec<Arg>> = new
+            .iter()
+            .filter_map(|(id, e)| e.certificate.as_ref().map(|c| child_row(id, &c.columns)))
+            .collect();
+        copy_rows(
+            &mut tx,
+            "certificates",
+            CERTIFICATE_COLUMNS,
+            certificates.iter(),
+        )
+        .await?;
+        let guardians: Vec<Vec<Arg>> = new
+            .iter()
+            .filter_map(|(id, e)| e.guardian.as_ref().map(|g| child_row(id, g)))
+            .collect();
+        copy_rows(&mut tx, "guardians", GUARDIAN_COLUMNS, guardians.iter()).await?;
+        let entries: Vec<Entry<'_>> = plan
+            .inserts
+            .iter()
+            .map(|&i| created(&encoded[i].0, &rows[i]))
+            .collect();
+        let last: Option<String> = sqlx::query_scalar(audit::LAST_HASH)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let audit_rows = audit::rows(last.as_deref().unwrap_or(audit::GENESIS), actor, &entries);
+        copy_rows(
+            &mut tx,
+            "audit_log",
+            audit::AUDIT_COLUMNS,
+            audit_rows.iter(),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Some(plan.outcome()))
+    }
+}
+
+fn created<'a>(id: &str, row: &PersonRow) -> Entry<'a> {
+    Entry {
+        action: "import-create",
+        entity: "person",
+        entity_id: id.to_owned(),
+        division_code: Some(row.input.division_code.as_str().to_owned()),
+        before: None,
+        after: Some(snapshot(&row.input)),
+    }
+}
+
+/// What a chunk will do, by row index: insert, update (with the stored id) or reject.
+struct Plan {
+    inserts: Vec<usize>,
+    updates: Vec<(usize, String)>,
+    rejected: Vec<(u64, &'static str, String)>,
+}
+
+impl Plan {
+    fn outcome(self) -> BulkOutcome {
+        BulkOutcome {
+            inserted: self.inserts.len() as u64,
+            updated: self.updates.len() as u64,
+            rejected: self.rejected,
+        }
+    }
+}
+
+async fn classify(
+    conn: &mut sqlx::AnyConnection,
+    rows: &[PersonRow],
+    encoded: &[(String, Encoded)],
+) -> Result<Plan> {
+    let rid_keys: Vec<&[u8]> = encoded
+        .iter()
+        .map(|(_, e)| e.rid_index.as_slice())
+        .collect();
+    let known = existing(conn, "persons", "rid_index", "id", &rid_keys).await?;
+    let cert_keys: Vec<&[u8]> = encoded
+        .iter()
+        .filter_map(|(_, e)| e.certificate.as_ref().map(|c| c.number_index.as_slice()))
+        .collect();
+    let cert_owner = existing(
+        conn,
+        "certificates",
+        "number_index",
+        "person_id",
+        &cert_keys,
+    )
+    .await?;
+    let mut plan = Plan {
+        inserts: Vec::new(),
+        updates: Vec::new(),
+        rejected: Vec::new(),
+    };
+    let mut seen: HashMap<&[u8], u64> = HashMap::new();
+    for (i, (row, (_, e))) in rows.iter().zip(encoded).enumerate() {
+        if let Some(first) = seen.insert(&e.rid_index, row.line) {
+            plan.rejected.push((
+                row.line,
+                "resident_id",
+                format!("same resident ID as row {first}"),
+            ));
+            continue;
+        }
+        let person_id = known.get(&e.rid_index);
+        let owner = e
+            .certificate
+            .as_ref()
+            .and_then(|c| cert_owner.get(&c.number_index));
+        if owner.is_some_and(|o| Some(o) != person_id) {
+            plan.rejected.push((
+                row.line,
+                "certificate_no",
+                "certificate number belongs to another person".into(),
+            ));
+            continue;
+        }
+        match person_id {
+            Some(id) => plan.updates.push((i, id.clone())),
+            None => plan.inserts.push(i),
+        }
+    }
+    Ok(plan)
 }

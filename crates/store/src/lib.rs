@@ -7,6 +7,7 @@
 mod accounts;
 mod audit;
 mod bulk;
+mod copy;
 mod divisions;
 mod outbox;
 mod persons;
@@ -99,7 +100,7 @@ pub(crate) struct WriteTx<'a> {
 }
 
 /// Advisory lock key for the audit hash chain on PostgreSQL ("zhucan" in ASCII, truncated).
-const AUDIT_LOCK: i64 = 0x7a6875_6361_6e;
+pub(crate) const AUDIT_LOCK: i64 = 0x7a6875_6361_6e;
 
 impl Store {
     pub async fn connect(url: &str, crypto: FieldCrypto) -> Result<Store> {

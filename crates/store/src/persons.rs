@@ -395,58 +395,53 @@ impl Encoded {
     }
 }
 
-/// Inserts new persons with their certificates and guardians, many rows per statement.
-pub(crate) async fn insert_encoded(
+/// A child table's row: its own id and the person's, then its columns.
+pub(crate) fn child_row(person_id: &str, columns: &[Arg]) -> Vec<Arg> {
+    let mut row = vec![Arg::from(new_id()), Arg::from(person_id)];
+    row.extend(columns.iter().cloned());
+    row
+}
+
+/// Multi-row INSERTs, sized to stay under SQLite's 32,766-variable limit.
+pub(crate) async fn insert_rows(
     conn: &mut sqlx::AnyConnection,
-    rows: &[(String, Encoded)],
+    table: &str,
+    columns: &str,
+    rows: &[Vec<Arg>],
 ) -> Result<()> {
-    // 22 parameters a person: 400 rows stay under SQLite's 32,766-variable limit.
-    for chunk in rows.chunks(400) {
-        let mut sql = Sql::new(&format!("INSERT INTO persons ({PERSON_COLUMNS}) VALUES "));
-        for (i, (_, e)) in chunk.iter().enumerate() {
+    let Some(width) = rows.first().map(Vec::len) else {
+        return Ok(());
+    };
+    for chunk in rows.chunks(30_000 / width) {
+        let mut sql = Sql::new(&format!("INSERT INTO {table} ({columns}) VALUES "));
+        for (i, row) in chunk.iter().enumerate() {
             if i > 0 {
                 sql.push(", ");
             }
-            sql.bind_tuple(e.person.iter().cloned());
+            sql.bind_tuple(row.iter().cloned());
         }
         sql.query().execute(&mut *conn).await?;
-
-        let certs: Vec<_> = chunk
-            .iter()
-            .filter_map(|(id, e)| e.certificate.as_ref().map(|c| (id, c)))
-            .collect();
-        if !certs.is_empty() {
-            let mut sql = Sql::new(&format!(
-                "INSERT INTO certificates ({CERTIFICATE_COLUMNS}) VALUES "
-            ));
-            for (i, (person_id, c)) in certs.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                let head = [Arg::from(new_id()), Arg::from(person_id.as_str())];
-                sql.bind_tuple(head.into_iter().chain(c.columns.iter().cloned()));
-            }
-            sql.query().execute(&mut *conn).await?;
-        }
-        let guardians: Vec<_> = chunk
-            .iter()
-            .filter_map(|(id, e)| e.guardian.as_ref().map(|g| (id, g)))
-            .collect();
-        if !guardians.is_empty() {
-            let mut sql = Sql::new(&format!(
-                "INSERT INTO guardians ({GUARDIAN_COLUMNS}) VALUES "
-            ));
-            for (i, (person_id, g)) in guardians.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                let head = [Arg::from(new_id()), Arg::from(person_id.as_str())];
-                sql.bind_tuple(head.into_iter().chain(g.iter().cloned()));
-            }
-            sql.query().execute(&mut *conn).await?;
-        }
     }
     Ok(())
+}
+
+/// Inserts new persons with their certificates and guardians, many rows per statement.
+pub(crate) async fn insert_encoded(
+    conn: &mut sqlx::AnyConnection,
+    rows: &[&(String, Encoded)],
+) -> Result<()> {
+    let persons: Vec<Vec<Arg>> = rows.iter().map(|(_, e)| e.person.clone()).collect();
+    insert_rows(conn, "persons", PERSON_COLUMNS, &persons).await?;
+    let certificates: Vec<Vec<Arg>> = rows
+        .iter()
+        .filter_map(|(id, e)| e.certificate.as_ref().map(|c| child_row(id, &c.columns)))
+        .collect();
+    insert_rows(conn, "certificates", CERTIFICATE_COLUMNS, &certificates).await?;
+    let guardians: Vec<Vec<Arg>> = rows
+        .iter()
+        .filter_map(|(id, e)| e.guardian.as_ref().map(|g| child_row(id, g)))
+        .collect();
+    insert_rows(conn, "guardians", GUARDIAN_COLUMNS, &guardians).await
 }
 
 /// Rewrites an existing person from an input; the caller has checked the version.
@@ -507,12 +502,13 @@ pub(crate) async fn update_encoded(
                     .bind(id)
                     .execute(&mut *conn)
                     .await?;
-                let mut sql = Sql::new(&format!(
-                    "INSERT INTO certificates ({CERTIFICATE_COLUMNS}) VALUES "
-                ));
-                let head = [Arg::from(new_id()), Arg::from(id)];
-                sql.bind_tuple(head.into_iter().chain(c.columns.iter().cloned()));
-                sql.query().execute(&mut *conn).await?;
+                insert_rows(
+                    conn,
+                    "certificates",
+                    CERTIFICATE_COLUMNS,
+                    &[child_row(id, &c.columns)],
+                )
+                .await?;
             }
         }
     }
@@ -521,12 +517,7 @@ pub(crate) async fn update_encoded(
         .execute(&mut *conn)
         .await?;
     if let Some(g) = &e.guardian {
-        let mut sql = Sql::new(&format!(
-            "INSERT INTO guardians ({GUARDIAN_COLUMNS}) VALUES "
-        ));
-        let head = [Arg::from(new_id()), Arg::from(id)];
-        sql.bind_tuple(head.into_iter().chain(g.iter().cloned()));
-        sql.query().execute(&mut *conn).await?;
+        insert_rows(conn, "guardians", GUARDIAN_COLUMNS, &[child_row(id, g)]).await?;
     }
     Ok(())
 }
@@ -841,7 +832,7 @@ impl Store {
         if self.certificate_taken(&mut w.tx, &encoded, &id).await? {
             return Err(DbError::Duplicate("certificate number"));
         }
-        insert_encoded(&mut w.tx, &[(id.clone(), encoded)]).await?;
+        insert_encoded(&mut w.tx, &[&(id.clone(), encoded)]).await?;
         audit::append(
             &mut w.tx,
             actor,

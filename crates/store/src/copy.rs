@@ -1,0 +1,91 @@
+//! PostgreSQL's bulk path: new rows go in with `COPY … FROM STDIN`, as `psql \copy` loads a table.
+
+use std::fmt::Write;
+
+use sqlx::postgres::PgConnection;
+
+use crate::Result;
+use crate::sql::Arg;
+
+/// Appends one field in COPY's text format: `\N` for NULL, bytea as `\\x…`, and the characters
+/// that end fields or rows escaped.
+fn field(out: &mut String, arg: &Arg) {
+    fn text(out: &mut String, s: &str) {
+        for c in s.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\t' => out.push_str("\\t"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                c => out.push(c),
+            }
+        }
+    }
+    fn bytes(out: &mut String, b: &[u8]) {
+        out.push_str("\\\\x");
+        for byte in b {
+            let _ = write!(out, "{byte:02x}");
+        }
+    }
+    match arg {
+        Arg::Text(s) => text(out, s),
+        Arg::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Arg::Bytes(b) => bytes(out, b),
+        Arg::OptText(Some(s)) => text(out, s),
+        Arg::OptBytes(Some(b)) => bytes(out, b),
+        Arg::OptText(None) | Arg::OptBytes(None) => out.push_str("\\N"),
+    }
+}
+
+/// COPYs `rows` (values in `columns` order) into `table`.
+pub(crate) async fn copy_rows<'a, R>(
+    conn: &mut PgConnection,
+    table: &str,
+    columns: &str,
+    rows: impl Iterator<Item = R>,
+) -> Result<()>
+where
+    R: IntoIterator<Item = &'a Arg>,
+{
+    let mut data = String::new();
+    for row in rows {
+        for (i, arg) in row.into_iter().enumerate() {
+            if i > 0 {
+                data.push('\t');
+            }
+            field(&mut data, arg);
+        }
+        data.push('\n');
+    }
+    if data.is_empty() {
+        return Ok(());
+    }
+    let mut copy = conn
+        .copy_in_raw(&format!("COPY {table} ({columns}) FROM STDIN"))
+        .await?;
+    copy.send(data.into_bytes()).await?;
+    copy.finish().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_copy_text_format() {
+        let mut out = String::new();
+        for arg in [
+            Arg::Text("a\tb\\c\nd".into()),
+            Arg::OptText(None),
+            Arg::Bytes(vec![0, 255]),
+            Arg::Int(-3),
+        ] {
+            field(&mut out, &arg);
+            out.push('|');
+        }
+        assert_eq!(out, "a\\tb\\\\c\\nd|\\N|\\\\x00ff|-3|");
+    }
+}
