@@ -10,7 +10,7 @@ use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
-use zhucan_core::Role;
+use zhucan_core::{Localized, Role};
 use zhucan_jobs::{
     ImportError, ImportOptions, ImportSource, ImportSummary, export_persons, import_persons,
 };
@@ -149,7 +149,7 @@ pub async fn import_upload(
         }
         Err(e) => {
             let mut errors = FormErrors::default();
-            errors.add("file", e.to_string());
+            errors.add("file", e.message(ctx.lang));
             import_page(&ctx, errors, dry_run, None, None)
         }
     }
