@@ -8,7 +8,7 @@ use sqlx::{Any, Row};
 use zhucan_crypto::chain_hash;
 
 use crate::sql::{Arg, Sql};
-use crate::{Result, Store, now_text};
+use crate::{Backend, Result, Store, now_text};
 
 /// Hash of "nothing before": the first record chains from it.
 pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -142,7 +142,7 @@ pub(crate) async fn append(
             }
             sql.bind_tuple(row.iter().cloned());
         }
-        sql.query().execute(&mut *conn).await?;
+        sql.query(Backend::of(conn)).execute(&mut *conn).await?;
     }
     Ok(())
 }

@@ -47,7 +47,7 @@ async fn existing(
             "SELECT {key_column} AS k, {value_column} AS v FROM {table} WHERE {key_column} IN "
         ));
         sql.bind_tuple(chunk.iter().map(|k| k.to_vec().into()));
-        for row in sql.query().fetch_all(&mut *conn).await? {
+        for row in sql.query(Backend::of(conn)).fetch_all(&mut *conn).await? {
             found.insert(
                 row.try_get::<Vec<u8>, _>("k")?,
                 row.try_get::<String, _>("v")?,

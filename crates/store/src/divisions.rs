@@ -36,7 +36,7 @@ impl Store {
                 " ON CONFLICT (code) DO UPDATE SET name = excluded.name, level = excluded.level, \
                  parent = excluded.parent",
             );
-            sql.query().execute(&mut *w.tx).await?;
+            sql.query(self.backend).execute(&mut *w.tx).await?;
         }
         w.tx.commit().await?;
         Ok(())

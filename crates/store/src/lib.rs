@@ -28,7 +28,8 @@ pub use sessions::{OneTimeCode, Session, SessionKind};
 use std::str::FromStr;
 use std::sync::Arc;
 
-use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::ConnectOptions;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, install_default_drivers};
 use sqlx::{Any, AnyPool, Executor, Transaction};
 use tokio::sync::{Mutex, MutexGuard};
 use zhucan_core::DivisionCode;
@@ -62,6 +63,14 @@ pub enum Backend {
 }
 
 impl Backend {
+    pub(crate) fn of(conn: &sqlx::AnyConnection) -> Backend {
+        if conn.backend_name().eq_ignore_ascii_case("PostgreSQL") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+
     pub fn from_url(url: &str) -> Result<Backend> {
         if url.starts_with("sqlite:") {
             Ok(Backend::Sqlite)
@@ -106,9 +115,16 @@ impl Store {
     pub async fn connect(url: &str, crypto: FieldCrypto) -> Result<Store> {
         install_default_drivers();
         let backend = Backend::from_url(url)?;
+        // Statements are not logged: bulk INSERTs would print megabytes of placeholders, and
+        // slow requests show in the server's latency metrics instead.
+        let options = AnyConnectOptions::from_str(&match backend {
+            Backend::Sqlite => sqlite_url(url),
+            Backend::Postgres => url.to_owned(),
+        })?
+        .log_statements(log::LevelFilter::Off)
+        .log_slow_statements(log::LevelFilter::Off, std::time::Duration::from_secs(1));
         let pool = match backend {
             Backend::Sqlite => {
-                let url = sqlite_url(url);
                 AnyPoolOptions::new()
                     .max_connections(8)
                     .after_connect(|conn, _| {
@@ -122,7 +138,7 @@ impl Store {
                             Ok(())
                         })
                     })
-                    .connect(&url)
+                    .connect_with(options)
                     .await?
             }
             Backend::Postgres => {

@@ -15,7 +15,7 @@ use zhucan_crypto::FieldCrypto;
 
 use crate::audit::{self, Actor, AuditRecord, Entry};
 use crate::sql::{Arg, Sql};
-use crate::{DbError, Result, Scope, Store, new_id, now_text, parse_stored};
+use crate::{Backend, DbError, Result, Scope, Store, new_id, now_text, parse_stored};
 
 pub(crate) const RID_LABEL: &[u8] = b"person.resident_id";
 pub(crate) const CERT_LABEL: &[u8] = b"certificate.number";
@@ -420,7 +420,7 @@ pub(crate) async fn insert_rows(
             }
             sql.bind_tuple(row.iter().cloned());
         }
-        sql.query().execute(&mut *conn).await?;
+        sql.query(Backend::of(conn)).execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -465,7 +465,7 @@ pub(crate) async fn update_encoded(
         sql.push(name).push(" = ").bind(arg.clone());
     }
     sql.push(", version = version + 1 WHERE id = ").bind(id);
-    sql.query().execute(&mut *conn).await?;
+    sql.query(Backend::of(conn)).execute(&mut *conn).await?;
 
     if let Some(c) = &e.certificate {
         let current: Option<String> = sqlx::query_scalar(
@@ -489,7 +489,7 @@ pub(crate) async fn update_encoded(
                     sql.push(name).push(" = ").bind(arg.clone());
                 }
                 sql.push(" WHERE id = ").bind(cert_id);
-                sql.query().execute(&mut *conn).await?;
+                sql.query(Backend::of(conn)).execute(&mut *conn).await?;
                 sqlx::query("UPDATE certificates SET is_current = 0 WHERE person_id = $1 AND number_index <> $2")
                     .bind(id)
                     .bind(c.number_index.as_slice())
@@ -610,7 +610,7 @@ impl Store {
         let page = page.max(1);
         let mut count = Sql::new(&format!("SELECT COUNT(*){SUMMARY_FROM}"));
         push_filter(&mut count, &self.crypto, scope, filter);
-        let total: i64 = count.query().fetch_one(&self.pool).await?.try_get(0)?;
+        let total: i64 = count.query(self.backend).fetch_one(&self.pool).await?.try_get(0)?;
 
         let mut sql = Sql::new(&format!(
             "SELECT p.id, p.name, p.sex, p.birth_date, p.rid_masked, p.phone_masked, p.division_code, \
@@ -622,7 +622,7 @@ impl Store {
             .push(" OFFSET ")
             .bind((page - 1) * per_page);
         let items = sql
-            .query()
+            .query(self.backend)
             .fetch_all(&self.pool)
             .await?
             .iter()
@@ -668,7 +668,7 @@ impl Store {
         sql.bind(id);
         push_scope(&mut sql, scope);
         let row = sql
-            .query()
+            .query(self.backend)
             .fetch_optional(&self.pool)
             .await?
             .ok_or(DbError::NotFound)?;
@@ -971,7 +971,7 @@ impl Store {
         push_scope(&mut sql, scope);
         sql.push(" ORDER BY p.id LIMIT ").bind(limit);
         let ids: Vec<String> = sql
-            .query()
+            .query(self.backend)
             .fetch_all(&self.pool)
             .await?
             .iter()

@@ -123,7 +123,10 @@ impl TestDb {
             .unwrap_or_else(|e| panic!("connecting to {url}: {e}"));
         assert_eq!(store.backend(), backend);
         store.migrate().await.expect("migrations");
-        store.upsert_divisions(&divisions()).await.expect("divisions");
+        store
+            .upsert_divisions(&divisions())
+            .await
+            .expect("divisions");
         let raw = AnyPoolOptions::new()
             .max_connections(2)
             .connect(&url)
@@ -204,9 +207,7 @@ pub struct PgDatabase {
 
 impl PgDatabase {
     pub async fn create() -> Option<PgDatabase> {
-        let Some(admin_url) = postgres_admin_url() else {
-            return None;
-        };
+        let admin_url = postgres_admin_url()?;
         cleanup_stale(&admin_url).await;
         let secs = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -413,4 +414,31 @@ pub fn with_guardian(mut p: PersonInput, name: &str, guardian_phone: Phone) -> P
 /// Whether `needle` occurs anywhere in `haystack`.
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The store's timestamp format (fixed-width UTC, sorts as text), for rows written by hand.
+pub fn timestamp(t: time::OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.microsecond()
+    )
+}
+
+/// Whether `text` has a run of at least `n` ASCII digits (a full ID or phone number would).
+pub fn has_digit_run(text: &str, n: usize) -> bool {
+    let mut run = 0;
+    for c in text.chars() {
+        run = if c.is_ascii_digit() { run + 1 } else { 0 };
+        if run >= n {
+            return true;
+        }
+    }
+    false
 }

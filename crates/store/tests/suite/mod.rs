@@ -1,0 +1,4 @@
+mod audit;
+mod auth;
+mod bulk;
+mod persons;
