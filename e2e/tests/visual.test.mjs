@@ -153,9 +153,7 @@ test('the axe helper fails on serious violations (self-test)', async () => {
   });
 });
 
-test('an unknown URL gets the accessible HTML not-found page', {
-  todo: 'the router has no fallback: unknown paths answer 404 with an empty body (Chromium shows its own error page); see e2e/README.md',
-}, async () => {
+test('an unknown URL gets the accessible HTML not-found page', async () => {
   const page = await newPage(app);
   const resp = await page.goto(`${app.url}/no-such-page`).catch((e) => assert.fail(String(e.message).split('\n')[0]));
   assert.equal(resp.status(), 404);

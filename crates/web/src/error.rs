@@ -130,7 +130,7 @@ impl IntoResponse for AppError {
         let detail = if detail.is_empty() || detail == en {
             String::new()
         } else {
-            format!("<p>{}</p>", crate::render::escape(&detail))
+            format!("<p lang=\"en\">{}</p>", crate::render::escape(&detail))
         };
         // Self-contained on purpose: it must render even when templates or the store fail.
         let page = format!(

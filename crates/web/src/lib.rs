@@ -69,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/staff", staff::routes())
         .nest("/api/v1", api::routes())
         .merge(ops::routes())
+        .fallback(|| async { AppError::NotFound })
         .layer(middleware::from_fn_with_state(state.clone(), ctx::context))
         .layer(middleware::from_fn_with_state(state.clone(), ops::measure))
         .layer(DefaultBodyLimit::max(MAX_UPLOAD))

@@ -111,6 +111,24 @@ fn nav_for(role: Role, lang: Lang, here: &str) -> Vec<NavItem> {
         .collect()
 }
 
+/// A stored UTC timestamp in China Standard Time, to the minute; unparsable text as it is.
+pub fn local_time(ts: impl AsRef<str>) -> String {
+    let ts = ts.as_ref();
+    time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339)
+        .map(|t| {
+            let t = t.to_offset(time::macros::offset!(+8));
+            format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute()
+            )
+        })
+        .unwrap_or_else(|_| ts.to_owned())
+}
+
 pub fn page(template: &impl Template) -> AppResult<Response> {
     Ok(Html(template.render()?).into_response())
 }

@@ -21,6 +21,7 @@ pub fn routes() -> Router<AppState> {
         .route("/persons", get(list).post(create))
         .route("/persons/{id}", get(show).put(update))
         .route("/me", get(me))
+        .fallback(|| async { AppError::NotFound.into_json() })
 }
 
 /// JSON errors (`{"errors":[…]}`) instead of the HTML error page.

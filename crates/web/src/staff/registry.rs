@@ -158,20 +158,66 @@ struct HistoryPage {
     l: Layout,
     id: String,
     name: String,
-    history: Vec<HistoryEntry>,
+    changes: Vec<HistoryEntry>,
+    views: Vec<AuditRecord>,
 }
 
 struct HistoryEntry {
     record: AuditRecord,
-    /// (field, before, after) for every field that changed.
-    changes: Vec<(String, String, String)>,
+    action: &'static str,
+    /// (field label, before, after) for every field that changed.
+    changes: Vec<(&'static str, String, String)>,
+}
+
+/// Plain words for the audit log's action codes.
+fn action_label(action: &str, lang: Lang) -> &'static str {
+    let t = Tr { lang };
+    match action {
+        "create" => t.z("登记", "Registered"),
+        "update" => t.z("修改", "Edited"),
+        "import-create" => t.z("批量导入登记", "Registered by import"),
+        "import-update" => t.z("批量导入更新", "Updated by import"),
+        "consent" => t.z("记录同意", "Consent recorded"),
+        "view" => t.z("查看", "Viewed"),
+        _ => t.z("其他操作", "Other"),
+    }
+}
+
+/// Plain words for the fields of a person's audit snapshot.
+fn field_label(key: &str, lang: Lang) -> &'static str {
+    let t = Tr { lang };
+    match key {
+        "name" => t.z("姓名", "Name"),
+        "resident_id" => t.z("公民身份号码", "Resident ID"),
+        "ethnicity" => t.z("民族", "Ethnicity"),
+        "phone" => t.z("联系电话", "Phone"),
+        "division_code" => t.z("户籍所在地", "Registered in"),
+        "residence_code" => t.z("居住地", "Lives in"),
+        "address" => t.z("地址", "Address"),
+        "household_status" => t.z("家庭经济状况", "Household status"),
+        "life_status" => t.z("人员状态", "Life status"),
+        "certificate.number" => t.z("残疾人证号", "Certificate number"),
+        "certificate.category" => t.z("残疾类别", "Category"),
+        "certificate.components" => t.z("多重残疾组成", "Categories combined"),
+        "certificate.grade" => t.z("残疾等级", "Grade"),
+        "certificate.issued_on" => t.z("发证日期", "Issued on"),
+        "certificate.expires_on" => t.z("有效期至", "Valid until"),
+        "certificate.status" => t.z("证件状态", "Certificate status"),
+        "guardian.name" => t.z("监护人姓名", "Guardian's name"),
+        "guardian.relation" => t.z("监护人关系", "Guardian's relationship"),
+        "guardian.phone" => t.z("监护人电话", "Guardian's phone"),
+        "purpose" => t.z("同意用途", "Consent purpose"),
+        "granted_by" => t.z("同意人", "Consent given by"),
+        _ => t.z("其他", "Other"),
+    }
 }
 
 /// Flattens nested snapshots ("certificate.grade") and keeps the fields that differ.
 fn changes(
     before: Option<&serde_json::Value>,
     after: Option<&serde_json::Value>,
-) -> Vec<(String, String, String)> {
+    lang: Lang,
+) -> Vec<(&'static str, String, String)> {
     fn flatten(
         prefix: &str,
         v: Option<&serde_json::Value>,
@@ -207,7 +253,7 @@ fn changes(
                 b.get(&k).cloned().unwrap_or_default(),
                 a.get(&k).cloned().unwrap_or_default(),
             );
-            (old != new).then_some((k, old, new))
+            (old != new).then(|| (field_label(&k, lang), old, new))
         })
         .collect()
 }
@@ -220,21 +266,25 @@ pub async fn history(
     ctx.staff_with(Role::can_view_registry)?;
     let scope = ctx.scope();
     let p = state.store.view_person(&ctx.actor(), &scope, &id).await?;
-    let history = state
+    let (views, changed): (Vec<_>, Vec<_>) = state
         .store
         .person_history(&scope, &id)
         .await?
         .into_iter()
-        .map(|record| HistoryEntry {
-            changes: changes(record.before.as_ref(), record.after.as_ref()),
-            record,
-        })
-        .collect();
+        .partition(|r| r.action == "view");
     page(&HistoryPage {
         l: Layout::new(&ctx, "变更记录", "Change history"),
         id,
         name: p.name.as_str().to_owned(),
-        history,
+        changes: changed
+            .into_iter()
+            .map(|record| HistoryEntry {
+                action: action_label(&record.action, ctx.lang),
+                changes: changes(record.before.as_ref(), record.after.as_ref(), ctx.lang),
+                record,
+            })
+            .collect(),
+        views,
     })
 }
 

@@ -1,0 +1,5 @@
+mod access;
+mod api;
+mod auth;
+mod ops;
+mod registry;
