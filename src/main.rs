@@ -224,7 +224,9 @@ async fn open(db: &Db) -> anyhow::Result<Store> {
 /// imports check division codes against.
 async fn prepare(store: &Store) -> anyhow::Result<()> {
     store.migrate().await?;
-    store.upsert_divisions(&zhucan_jobs::synthetic::demo_divisions()).await?;
+    store
+        .upsert_divisions(&zhucan_jobs::synthetic::demo_divisions())
+        .await?;
     Ok(())
 }
 
@@ -423,6 +425,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let password = read_password()?;
             check_password_strength(&password)?;
             let store = open(&db).await?;
+            // The first account is often made on a new database.
+            prepare(&store).await?;
             let account = store
                 .create_account(
                     &Actor::system("cli"),

@@ -12,8 +12,8 @@ use sqlx::postgres::PgConnection;
 use crate::audit::{self, Actor, Entry};
 use crate::copy::copy_rows;
 use crate::persons::{
-    CERTIFICATE_COLUMNS, Encoded, GUARDIAN_COLUMNS, PERSON_COLUMNS, child_row, insert_encoded,
-    snapshot, update_encoded,
+    Absent, CERTIFICATE_COLUMNS, Encoded, GUARDIAN_COLUMNS, PERSON_COLUMNS, child_row,
+    insert_encoded, snapshot, update_encoded,
 };
 use crate::sql::{Arg, Sql};
 use crate::{AUDIT_LOCK, Backend, Result, Scope, Store, new_id, now_text};
@@ -89,15 +89,18 @@ impl Store {
         let mut entries = Vec::with_capacity(plan.inserts.len() + plan.updates.len());
         for (i, id) in &plan.updates {
             let input = &rows[*i].input;
-            let before = self.person(&Scope::All, id).await?;
-            update_encoded(&mut w.tx, id, &encoded[*i].1).await?;
+            let before = self.person(&Scope::All, id).await?.to_input();
+            update_encoded(&mut w.tx, id, &encoded[*i].1, Absent::Keep).await?;
+            let mut after = input.clone();
+            after.certificate = after.certificate.or_else(|| before.certificate.clone());
+            after.guardian = after.guardian.or_else(|| before.guardian.clone());
             entries.push(Entry {
                 action: "import-update",
                 entity: "person",
                 entity_id: id.clone(),
                 division_code: Some(input.division_code.as_str().to_owned()),
-                before: Some(snapshot(&before.to_input())),
-                after: Some(snapshot(input)),
+                before: Some(snapshot(&before)),
+                after: Some(snapshot(&after)),
             });
         }
         let inserts: Vec<&(String, Encoded)> = plan.inserts.iter().map(|&i| &encoded[i]).collect();
@@ -120,14 +123,17 @@ impl Store {
         rows: &[PersonRow],
         encoded: &[(String, Encoded)],
     ) -> Result<Option<BulkOutcome>> {
+        // The same order as `write_tx`: this process's queue, a pooled connection, then the lock.
+        let _writer = self.writer.lock().await;
+        let mut read = self.pool.acquire().await?;
         let mut conn = PgConnection::connect(&self.url).await?;
         let mut tx = conn.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(AUDIT_LOCK)
             .execute(&mut *tx)
             .await?;
-        // Every writer takes the lock above, so reading through the pool sees what COPY will meet.
-        let plan = classify(&mut *self.pool.acquire().await?, rows, encoded).await?;
+        // Every writer takes the lock above, so this read sees what COPY will meet.
+        let plan = classify(&mut read, rows, encoded).await?;
         if !plan.updates.is_empty() {
             return Ok(None);
         }

@@ -97,15 +97,17 @@ pub struct Store {
     backend: Backend,
     url: Arc<str>,
     crypto: FieldCrypto,
-    /// SQLite allows one writer; taking this before `BEGIN` avoids lock-upgrade failures
-    /// between pooled connections. PostgreSQL serialises audit appends with an advisory lock.
-    sqlite_writer: Arc<Mutex<()>>,
+    /// Writers of this process queue here before taking a connection. SQLite allows one writer
+    /// (this avoids lock-upgrade failures between pooled connections); on PostgreSQL the advisory
+    /// lock orders writers across instances, and queueing here first keeps waiting writers from
+    /// holding pool connections that the lock holder may need.
+    writer: Arc<Mutex<()>>,
 }
 
 /// A write transaction that also orders audit appends (their hash chain needs a total order).
 pub(crate) struct WriteTx<'a> {
     pub tx: Transaction<'static, Any>,
-    _writer: Option<MutexGuard<'a, ()>>,
+    _writer: MutexGuard<'a, ()>,
 }
 
 /// Advisory lock key for the audit hash chain on PostgreSQL ("zhucan" in ASCII, truncated).
@@ -153,7 +155,7 @@ impl Store {
             backend,
             url: url.into(),
             crypto,
-            sqlite_writer: Arc::new(Mutex::new(())),
+            writer: Arc::new(Mutex::new(())),
         })
     }
 
@@ -191,10 +193,7 @@ impl Store {
     }
 
     pub(crate) async fn write_tx(&self) -> Result<WriteTx<'_>> {
-        let writer = match self.backend {
-            Backend::Sqlite => Some(self.sqlite_writer.lock().await),
-            Backend::Postgres => None,
-        };
+        let writer = self.writer.lock().await;
         let mut tx = self.pool.begin().await?;
         if self.backend == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")

@@ -445,10 +445,20 @@ pub(crate) async fn insert_encoded(
 }
 
 /// Rewrites an existing person from an input; the caller has checked the version.
+/// What an update does with a certificate or guardian the input leaves out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Absent {
+    /// An edit states the whole record: no certificate means none is current, no guardian none.
+    Clear,
+    /// An import row may simply lack those columns: what is stored stays.
+    Keep,
+}
+
 pub(crate) async fn update_encoded(
     conn: &mut sqlx::AnyConnection,
     id: &str,
     e: &Encoded,
+    absent: Absent,
 ) -> Result<()> {
     // Person columns after id, minus version and created_at (kept), with updated_at last.
     let names: Vec<&str> = PERSON_COLUMNS.split(", ").collect();
@@ -511,11 +521,19 @@ pub(crate) async fn update_encoded(
                 .await?;
             }
         }
+    } else if absent == Absent::Clear {
+        // The history stays; nothing is current any more.
+        sqlx::query("UPDATE certificates SET is_current = 0 WHERE person_id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
     }
-    sqlx::query("DELETE FROM guardians WHERE person_id = $1")
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
+    if e.guardian.is_some() || absent == Absent::Clear {
+        sqlx::query("DELETE FROM guardians WHERE person_id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+    }
     if let Some(g) = &e.guardian {
         insert_rows(conn, "guardians", GUARDIAN_COLUMNS, &[child_row(id, g)]).await?;
     }
@@ -610,7 +628,11 @@ impl Store {
         let page = page.max(1);
         let mut count = Sql::new(&format!("SELECT COUNT(*){SUMMARY_FROM}"));
         push_filter(&mut count, &self.crypto, scope, filter);
-        let total: i64 = count.query(self.backend).fetch_one(&self.pool).await?.try_get(0)?;
+        let total: i64 = count
+            .query(self.backend)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
 
         let mut sql = Sql::new(&format!(
             "SELECT p.id, p.name, p.sex, p.birth_date, p.rid_masked, p.phone_masked, p.division_code, \
@@ -883,7 +905,7 @@ impl Store {
         if self.certificate_taken(&mut w.tx, &encoded, id).await? {
             return Err(DbError::Duplicate("certificate number"));
         }
-        update_encoded(&mut w.tx, id, &encoded).await?;
+        update_encoded(&mut w.tx, id, &encoded, Absent::Clear).await?;
         audit::append(
             &mut w.tx,
             actor,

@@ -155,6 +155,7 @@ pub async fn staff_login_form(
 
 #[derive(Deserialize)]
 pub struct StaffLogin {
+    #[serde(default)]
     csrf: String,
     username: String,
     password: String,
@@ -259,6 +260,7 @@ pub async fn resident_login_form(State(state): State<AppState>, ctx: Ctx) -> App
 
 #[derive(Deserialize)]
 pub struct CodeRequest {
+    #[serde(default)]
     csrf: String,
     phone: String,
 }
@@ -318,6 +320,7 @@ pub async fn request_code(
 
 #[derive(Deserialize)]
 pub struct CodeCheck {
+    #[serde(default)]
     csrf: String,
     phone: String,
     code: String,
@@ -404,6 +407,7 @@ pub async fn verify_code(
 
 #[derive(Deserialize)]
 pub struct CsrfOnly {
+    #[serde(default)]
     pub csrf: String,
 }
 

@@ -303,8 +303,6 @@ async fn outbox_retries_then_fails_after_max_attempts(db: TestDb) {
 /// (30 s) fails the import, and every request stalls meanwhile. SQLite is not affected (its
 /// writer mutex is taken before a connection is).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: on PostgreSQL an import deadlocks on the pool while other writers wait for the \
-            audit lock (bulk.rs asks the pool for a second connection while holding the lock)"]
 async fn an_import_is_not_starved_by_concurrent_audited_reads_postgres() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};

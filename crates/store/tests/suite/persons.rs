@@ -20,8 +20,6 @@ backend_tests!(
     stale_version_is_a_conflict_and_keeps_the_first_save,
     concurrent_updates_from_one_version_let_exactly_one_win,
     new_certificate_number_keeps_the_old_one_as_history,
-    #[ignore = "bug: clearing the certificate in an edit leaves the old certificate current \
-                while the audit log records it as removed (persons.rs update_encoded)"]
     edit_without_certificate_is_what_the_record_then_shows,
 );
 

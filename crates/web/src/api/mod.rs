@@ -1,6 +1,7 @@
 //! `/api/v1`: the same operations as the pages, as JSON, for mobile and partner clients.
 //! Cookie-authenticated writes must send the CSRF token in `X-CSRF-Token`.
 
+use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
@@ -43,6 +44,17 @@ impl IntoResponse for ApiError {
 }
 
 type ApiResult = Result<Response, ApiError>;
+
+/// A JSON body whose rejections (malformed JSON, wrong types) answer in the API's error shape.
+#[derive(axum::extract::FromRequest)]
+#[from_request(via(Json), rejection(ApiError))]
+struct Body<T>(T);
+
+impl From<JsonRejection> for AppError {
+    fn from(rejection: JsonRejection) -> AppError {
+        AppError::Invalid(vec![("body".into(), rejection.body_text())])
+    }
+}
 
 /// The caller's context, with the CSRF header checked for writes.
 struct ApiCtx(Ctx);
@@ -143,7 +155,7 @@ fn parse_body(form: &PersonForm, ctx: &Ctx) -> Result<zhucan_store::PersonInput,
 async fn create(
     State(state): State<AppState>,
     ApiCtx(ctx): ApiCtx,
-    Json(form): Json<PersonForm>,
+    Body(form): Body<PersonForm>,
 ) -> ApiResult {
     ctx.staff_with(Role::can_edit_registry)?;
     let input = parse_body(&form, &ctx)?;
@@ -158,7 +170,7 @@ async fn update(
     State(state): State<AppState>,
     ApiCtx(ctx): ApiCtx,
     Path(id): Path<String>,
-    Json(form): Json<PersonForm>,
+    Body(form): Body<PersonForm>,
 ) -> ApiResult {
     ctx.staff_with(Role::can_edit_registry)?;
     let version: i64 = form.version.parse().map_err(|_| {

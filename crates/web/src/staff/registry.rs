@@ -740,6 +740,7 @@ pub async fn update(
 
 #[derive(Deserialize)]
 pub struct ConsentForm {
+    #[serde(default)]
     csrf: String,
     purpose: String,
     granted_by: String,

@@ -58,7 +58,21 @@ fn reports_dir(state: &AppState, account_id: &str) -> PathBuf {
     state.config.data_dir.join("reports").join(account_id)
 }
 
-/// Streams the upload to a file (imports can be large), then runs the import over it.
+/// The uploaded file on disk, removed however the request ends: it holds personal data.
+struct Upload(PathBuf);
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn bad_upload(e: impl std::fmt::Display) -> AppError {
+    AppError::BadRequest(e.to_string())
+}
+
+/// Streams the upload to a file (imports can be large), then runs the import over it. The form
+/// puts `csrf` first, so a forged request is refused before any of its file is stored.
 pub async fn import_upload(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -70,44 +84,36 @@ pub async fn import_upload(
     tokio::fs::create_dir_all(&uploads)
         .await
         .map_err(anyhow::Error::from)?;
-    let upload = uploads.join(uuid::Uuid::now_v7().to_string());
-    let (mut csrf, mut dry_run, mut file_name) = (String::new(), false, None);
-    while let Some(mut field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| AppError::BadRequest(e.to_string()))?
-    {
+    let (mut csrf_ok, mut dry_run, mut file) = (false, false, None);
+    while let Some(mut field) = multipart.next_field().await.map_err(bad_upload)? {
         match field.name() {
             Some("csrf") => {
-                csrf = field
-                    .text()
-                    .await
-                    .map_err(|e| AppError::BadRequest(e.to_string()))?
+                ctx.check_csrf(&field.text().await.map_err(bad_upload)?)?;
+                csrf_ok = true;
             }
             Some("dry_run") => dry_run = true,
-            Some("file") => {
-                file_name = field
+            Some("file") if csrf_ok => {
+                let name = field
                     .file_name()
                     .map(str::to_owned)
                     .filter(|n| !n.is_empty());
-                let mut out = tokio::fs::File::create(&upload)
+                let upload = Upload(uploads.join(uuid::Uuid::now_v7().to_string()));
+                let mut out = tokio::fs::File::create(&upload.0)
                     .await
                     .map_err(anyhow::Error::from)?;
-                while let Some(chunk) = field
-                    .chunk()
-                    .await
-                    .map_err(|e| AppError::BadRequest(e.to_string()))?
-                {
+                while let Some(chunk) = field.chunk().await.map_err(bad_upload)? {
                     out.write_all(&chunk).await.map_err(anyhow::Error::from)?;
                 }
                 out.flush().await.map_err(anyhow::Error::from)?;
+                file = name.map(|name| (name, upload));
             }
             _ => {}
         }
     }
-    ctx.check_csrf(&csrf)?;
-    let Some(name) = file_name else {
-        let _ = tokio::fs::remove_file(&upload).await;
+    if !csrf_ok {
+        return Err(AppError::Csrf);
+    }
+    let Some((name, upload)) = file else {
         let mut errors = FormErrors::default();
         errors.add(
             "file",
@@ -129,16 +135,16 @@ pub async fn import_upload(
         progress: false,
         within: Some(account.scope.clone()),
     };
-    let file = std::fs::File::open(&upload).map_err(anyhow::Error::from)?;
+    let reader = std::fs::File::open(&upload.0).map_err(anyhow::Error::from)?;
     let result = import_persons(
         &state.store,
         &ctx.actor(),
-        ImportSource::reader(name, file),
+        ImportSource::reader(name, reader),
         &opts,
         Some(&report_dir.join(&report_name)),
     )
     .await;
-    let _ = tokio::fs::remove_file(&upload).await;
+    drop(upload);
     match result {
         Ok(summary) => {
             let report = (summary.rejected > 0).then_some(report_name);
@@ -212,6 +218,7 @@ pub async fn export_form(ctx: Ctx) -> AppResult<Response> {
 
 #[derive(Deserialize)]
 pub struct ExportForm {
+    #[serde(default)]
     csrf: String,
     format: String,
     unmasked: Option<String>,

@@ -134,7 +134,6 @@ async fn api_errors_name_their_fields() {
 /// rejection (malformed JSON, a number where a string goes, a missing content type) is axum's
 /// plain-text response, not the API's `{"errors":[{"field","detail"}]}`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: a malformed JSON body gets axum's plain-text rejection, not the API error shape"]
 async fn a_malformed_json_body_gets_the_api_error_shape() {
     let app = App::new().await;
     let mut worker = app.staff("wang", Role::CommunityWorker, COMMUNITY_A1).await;

@@ -420,7 +420,6 @@ async fn an_upload_imports_rows_in_scope_and_reports_the_rest() {
 /// `data_dir/uploads/<uuid>` before checking the CSRF token, and returns on a bad token (or a
 /// multipart error mid-stream) without removing it, so uploaded personal data stays on disk.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: a refused import upload (bad CSRF token) is left in data_dir/uploads"]
 async fn a_refused_upload_leaves_no_file_behind() {
     let app = App::new().await;
     let mut worker = app.staff("wang", Role::CommunityWorker, COMMUNITY_A1).await;
