@@ -35,6 +35,7 @@ pub const BLIND_INDEX_LEN: usize = 32;
 /// HMAC-SM3 labels deriving the sub-keys from the master key.
 const ENC_KEY_LABEL: &[u8] = b"zhucan/enc/v1";
 const INDEX_KEY_LABEL: &[u8] = b"zhucan/index/v1";
+const AUDIT_KEY_LABEL: &[u8] = b"zhucan/audit/v1";
 
 /// Field-level encryption and blind indexing for sensitive columns.
 ///
@@ -62,6 +63,8 @@ struct Inner {
     aead: Sm4Gcm,
     /// HMAC-SM3 already keyed with the index key; cloned for each index.
     index_mac: HmacSm3,
+    /// HMAC-SM3 keyed for the audit chain.
+    audit_mac: HmacSm3,
 }
 
 impl FieldCrypto {
@@ -69,13 +72,21 @@ impl FieldCrypto {
     pub fn new(key: &MasterKey) -> FieldCrypto {
         let mut enc_key = derive_subkey(key, ENC_KEY_LABEL);
         let mut index_key = derive_subkey(key, INDEX_KEY_LABEL);
+        let mut audit_key = derive_subkey(key, AUDIT_KEY_LABEL);
         let aead = Sm4Gcm::new_from_slice(&enc_key[..16]).expect("SM4 takes a 16-byte key");
         let index_mac =
             HmacSm3::new_from_slice(&index_key).expect("HMAC takes a key of any length");
+        let audit_mac =
+            HmacSm3::new_from_slice(&audit_key).expect("HMAC takes a key of any length");
         enc_key.zeroize();
         index_key.zeroize();
+        audit_key.zeroize();
         FieldCrypto {
-            inner: Arc::new(Inner { aead, index_mac }),
+            inner: Arc::new(Inner {
+                aead,
+                index_mac,
+                audit_mac,
+            }),
         }
     }
 
@@ -156,6 +167,19 @@ impl FieldCrypto {
         mac.update(&[0x00]);
         feed_normalised(&mut mac, value);
         mac.finalize().into_bytes().to_vec()
+    }
+}
+
+impl FieldCrypto {
+    /// The next link of the audit chain: lowercase hex of HMAC-SM3(audit key, prev || 0x1e ||
+    /// record). Keyed, so someone who can write to the database but lacks the master key cannot
+    /// rewrite a record and recompute the links after it.
+    pub fn chain_mac(&self, prev_hex: &str, record: &[u8]) -> String {
+        let mut mac = self.inner.audit_mac.clone();
+        mac.update(prev_hex.as_bytes());
+        mac.update(&[0x1e]);
+        mac.update(record);
+        crate::hex::encode(&mac.finalize().into_bytes())
     }
 }
 

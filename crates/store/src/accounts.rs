@@ -76,6 +76,7 @@ impl Store {
         });
         audit::append(
             &mut w.tx,
+            &self.crypto,
             actor,
             &[Entry {
                 action: "create",

@@ -5,7 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::AssertSqlSafe;
 use sqlx::{Any, Row};
-use zhucan_crypto::chain_hash;
+use zhucan_crypto::FieldCrypto;
 
 use crate::sql::{Arg, Sql};
 use crate::{Backend, Result, Store, now_text};
@@ -93,7 +93,12 @@ pub(crate) const AUDIT_COLUMNS: &str = "at, actor, actor_role, action, entity, e
      before_json, after_json, client, prev_hash, hash";
 
 /// The column values of `entries`, chained from `prev`; shared by the INSERT and COPY paths.
-pub(crate) fn rows(prev: &str, actor: &Actor, entries: &[Entry<'_>]) -> Vec<[Arg; 12]> {
+pub(crate) fn rows(
+    crypto: &FieldCrypto,
+    prev: &str,
+    actor: &Actor,
+    entries: &[Entry<'_>],
+) -> Vec<[Arg; 12]> {
     let at = now_text();
     let mut prev = prev.to_owned();
     entries
@@ -101,7 +106,7 @@ pub(crate) fn rows(prev: &str, actor: &Actor, entries: &[Entry<'_>]) -> Vec<[Arg
         .map(|e| {
             let before = e.before.as_ref().map(Value::to_string);
             let after = e.after.as_ref().map(Value::to_string);
-            let hash = chain_hash(&prev, &canonical(&at, actor, e, &before, &after));
+            let hash = crypto.chain_mac(&prev, &canonical(&at, actor, e, &before, &after));
             let row = [
                 Arg::from(at.as_str()),
                 actor.id.clone().into(),
@@ -127,13 +132,14 @@ pub(crate) const LAST_HASH: &str = "SELECT hash FROM audit_log ORDER BY seq DESC
 /// its audit trail commit or roll back together.
 pub(crate) async fn append(
     conn: &mut sqlx::AnyConnection,
+    crypto: &FieldCrypto,
     actor: &Actor,
     entries: &[Entry<'_>],
 ) -> Result<()> {
     let last: Option<String> = sqlx::query_scalar(LAST_HASH)
         .fetch_optional(&mut *conn)
         .await?;
-    let rows = rows(last.as_deref().unwrap_or(GENESIS), actor, entries);
+    let rows = rows(crypto, last.as_deref().unwrap_or(GENESIS), actor, entries);
     for chunk in rows.chunks(AUDIT_CHUNK) {
         let mut sql = Sql::new(&format!("INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES "));
         for (i, row) in chunk.iter().enumerate() {
@@ -176,7 +182,7 @@ impl Store {
     /// events such as sign-in).
     pub(crate) async fn audit(&self, actor: &Actor, entries: &[Entry<'_>]) -> Result<()> {
         let mut w = self.write_tx().await?;
-        append(&mut w.tx, actor, entries).await?;
+        append(&mut w.tx, &self.crypto, actor, entries).await?;
         w.tx.commit().await?;
         Ok(())
     }
@@ -267,7 +273,11 @@ impl Store {
                     reason: "previous-hash link does not match the record before it".into(),
                 });
             }
-            if chain_hash(&prev, &canonical(&at, &actor, &entry, &before, &after)) != stored {
+            if self
+                .crypto
+                .chain_mac(&prev, &canonical(&at, &actor, &entry, &before, &after))
+                != stored
+            {
                 return Ok(AuditVerification::Broken {
                     seq,
                     reason: "content does not match its hash".into(),

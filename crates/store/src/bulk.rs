@@ -110,7 +110,7 @@ impl Store {
                 .iter()
                 .map(|&i| created(&encoded[i].0, &rows[i])),
         );
-        audit::append(&mut w.tx, actor, &entries).await?;
+        audit::append(&mut w.tx, &self.crypto, actor, &entries).await?;
         w.tx.commit().await?;
         Ok(plan.outcome())
     }
@@ -169,7 +169,12 @@ impl Store {
         let last: Option<String> = sqlx::query_scalar(audit::LAST_HASH)
             .fetch_optional(&mut *tx)
             .await?;
-        let audit_rows = audit::rows(last.as_deref().unwrap_or(audit::GENESIS), actor, &entries);
+        let audit_rows = audit::rows(
+            &self.crypto,
+            last.as_deref().unwrap_or(audit::GENESIS),
+            actor,
+            &entries,
+        );
         copy_rows(
             &mut tx,
             "audit_log",

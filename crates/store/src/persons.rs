@@ -857,6 +857,7 @@ impl Store {
         insert_encoded(&mut w.tx, &[&(id.clone(), encoded)]).await?;
         audit::append(
             &mut w.tx,
+            &self.crypto,
             actor,
             &[Entry {
                 action: "create",
@@ -908,6 +909,7 @@ impl Store {
         update_encoded(&mut w.tx, id, &encoded, Absent::Clear).await?;
         audit::append(
             &mut w.tx,
+            &self.crypto,
             actor,
             &[Entry {
                 action: "update",
@@ -948,6 +950,7 @@ impl Store {
         .await?;
         audit::append(
             &mut w.tx,
+            &self.crypto,
             actor,
             &[Entry {
                 action: "consent",
