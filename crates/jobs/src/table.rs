@@ -1,6 +1,7 @@
 //! Streaming table files (CSV or XLSX) written to a temporary file beside the target and
 //! renamed into place only when complete, so a failed run never leaves half a file.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -10,6 +11,28 @@ use tempfile::NamedTempFile;
 
 /// Rows in an XLSX sheet, the header included.
 const XLSX_MAX_ROWS: u32 = 1_048_576;
+
+/// Spreadsheet programs evaluate a CSV cell that starts with one of these as a formula.
+const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A CSV cell that a spreadsheet will show as text, never run: a leading `'` is added before
+/// a formula character (OWASP's advice against CSV injection; uploaded values are echoed in
+/// error reports).
+fn escape_formula(cell: &str) -> Cow<'_, str> {
+    if cell.starts_with(FORMULA_START) {
+        Cow::Owned(format!("'{cell}"))
+    } else {
+        Cow::Borrowed(cell)
+    }
+}
+
+/// Undoes [`escape_formula`] on a cell read from CSV, so escaped exports import unchanged.
+pub(crate) fn unescape_formula(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_START) => rest,
+        _ => cell,
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -51,6 +74,7 @@ pub(crate) struct TableWriter {
     kind: Kind,
 }
 
+#[expect(clippy::large_enum_variant, reason = "one per open file")]
 enum Kind {
     Csv(csv::Writer<BufWriter<File>>),
     Xlsx { workbook: Workbook, row: u32 },
@@ -110,8 +134,10 @@ impl TableWriter {
         S: AsRef<str>,
     {
         match &mut self.kind {
-            Kind::Csv(csv) => csv
-                .write_record(cells.into_iter().map(|c| c.as_ref().to_owned()))
+            Kind::Csv(csv) => cells
+                .into_iter()
+                .try_for_each(|cell| csv.write_field(escape_formula(cell.as_ref()).as_bytes()))
+                .and_then(|()| csv.write_record(None::<&[u8]>))
                 .map_err(|e| WriteError::Io {
                     path: self.target.clone(),
                     source: e.into(),
@@ -173,5 +199,23 @@ impl Pending {
                 path: self.target,
                 source: e.error,
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_escaped_and_read_back() {
+        for cell in ["=1+1", "+8613812345678", "-2", "@SUM(A1)", "\tx"] {
+            let escaped = escape_formula(cell);
+            assert_eq!(escaped, format!("'{cell}"));
+            assert_eq!(unescape_formula(&escaped), cell);
+        }
+        for cell in ["张三", "13812345678", "'quoted", "a=b", ""] {
+            assert_eq!(escape_formula(cell), cell);
+            assert_eq!(unescape_formula(cell), cell);
+        }
     }
 }

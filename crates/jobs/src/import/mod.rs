@@ -15,7 +15,7 @@ use std::fmt;
 use std::io::{self, IsTerminal};
 use std::path::Path;
 
-use indicatif::{ProgressBar, ProgressDrawTarget};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressFinish};
 use tokio::sync::mpsc;
 use zhucan_core::{DivisionCode, Lang, Localized, ResidentId, today_shanghai};
 use zhucan_store::{Actor, DbError, PersonRow, Store};
@@ -251,6 +251,7 @@ pub async fn import_persons(
     };
     let progress = if opts.progress && io::stderr().is_terminal() {
         ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
+            .with_finish(ProgressFinish::AndClear)
     } else {
         ProgressBar::hidden()
     };
@@ -318,7 +319,6 @@ pub async fn import_persons(
         summary.record(chunk.errors, &mut report)?;
     }
     parser.await.expect("the import parser panicked");
-    progress.finish_and_clear();
     if data_rows == 0 {
         return Err(ImportError::NoDataRows);
     }
@@ -331,7 +331,7 @@ pub async fn import_persons(
 /// What the parsing thread sends: the header's names first, then chunks of rows.
 enum Parsed {
     /// Each column's header as written in the file (its English name if absent).
-    Header([String; 16]),
+    Header(Box<[String; 16]>),
     Chunk(Chunk),
 }
 
@@ -433,7 +433,7 @@ impl Parser {
         }
         let Some(header) = &self.header else {
             let header = Header::parse(cells)?;
-            self.send(Parsed::Header(header.names.clone()))?;
+            self.send(Parsed::Header(Box::new(header.names.clone())))?;
             self.header = Some(header);
             return Ok(());
         };

@@ -10,6 +10,7 @@ use encoding_rs_io::DecodeReaderBytesBuilder;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::ImportError;
+use crate::table::unescape_formula;
 
 /// Bytes looked at to tell the file type and the text encoding.
 const SNIFF_BYTES: usize = 64 * 1024;
@@ -207,7 +208,7 @@ pub(crate) fn for_each_row(
                 if size.is_none() {
                     progress.inc(1);
                 }
-                let cells: Vec<&str> = record.iter().collect();
+                let cells: Vec<&str> = record.iter().map(unescape_formula).collect();
                 row(line, &cells, Width::Exact)?;
             }
             Ok(())

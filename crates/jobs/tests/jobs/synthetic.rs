@@ -1,8 +1,12 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
-use zhucan_core::{Category, CertificateNo, Grade, HouseholdStatus, ResidentId};
-use zhucan_jobs::{demo_divisions, persons, seed_demo, write_persons_csv};
+use zhucan_core::{Category, CertificateNo, Grade, HouseholdStatus, Lang, ResidentId};
+use zhucan_jobs::{
+    ImportOptions, ImportSource, demo_divisions, export_persons, import_persons, persons,
+    seed_demo, write_persons_csv,
+};
+use zhucan_store::{Actor, Scope};
 
 use crate::common::{read_csv, store};
 
@@ -134,37 +138,70 @@ async fn seeding_is_idempotent() {
     );
 }
 
-/// `cargo test -p zhucan-jobs --release -- --ignored --nocapture benchmark`
+// Benchmarks: `cargo test -p zhucan-jobs --release -- --ignored --nocapture benchmark`.
+
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "benchmark; run in release"]
-async fn benchmark_seed_generate_import() {
-    let (dir, store) = store().await;
+async fn benchmark_seed_demo() {
+    let (_dir, store) = store().await;
     let started = Instant::now();
     assert_eq!(seed_demo(&store, 15_790, 2022).await.unwrap(), 15_790);
     println!("seed_demo 15,790: {:.2?}", started.elapsed());
+}
 
-    let big = dir.path().join("million.csv");
+#[test]
+#[ignore = "benchmark; run in release"]
+fn benchmark_generate_a_million() {
+    let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
-    write_persons_csv(&big, 1_000_000, 1).unwrap();
+    write_persons_csv(&dir.path().join("million.csv"), 1_000_000, 1).unwrap();
     println!("gen 1,000,000 rows to CSV: {:.2?}", started.elapsed());
+}
 
-    let (_dir, store) = crate::common::store().await;
-    let file = dir.path().join("100k.csv");
-    write_persons_csv(&file, 100_000, 3).unwrap();
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "benchmark; run in release"]
+async fn benchmark_import_and_export() {
+    const ROWS: usize = 100_000;
+    let (dir, store) = store().await;
+    let file = dir.path().join("persons.csv");
+    write_persons_csv(&file, ROWS, 3).unwrap();
+    let rate = |elapsed: std::time::Duration| ROWS as f64 / elapsed.as_secs_f64();
+    // A dry run first: reading and validating alone.
+    for dry_run in [true, false] {
+        let opts = ImportOptions {
+            dry_run,
+            ..ImportOptions::default()
+        };
+        let source = ImportSource::path(&file);
+        let started = Instant::now();
+        let summary = import_persons(&store, &Actor::system("import"), source, &opts, None)
+            .await
+            .unwrap();
+        let elapsed = started.elapsed();
+        assert_eq!(summary.imported, ROWS as u64, "{summary}");
+        let what = if dry_run { "validate" } else { "import" };
+        println!(
+            "{what} {ROWS} rows: {elapsed:.2?} ({:.0} rows/s)",
+            rate(elapsed)
+        );
+    }
+
     let started = Instant::now();
-    let summary = zhucan_jobs::import_persons(
+    let out = dir.path().join("export.csv");
+    let rows = export_persons(
         &store,
-        &zhucan_store::Actor::system("import"),
-        zhucan_jobs::ImportSource::path(&file),
-        &zhucan_jobs::ImportOptions::default(),
-        None,
+        &Actor::system("export"),
+        &Scope::All,
+        &out,
+        true,
+        Lang::En,
     )
     .await
     .unwrap();
     let elapsed = started.elapsed();
-    assert_eq!(summary.imported, 100_000, "{summary}");
+    assert_eq!(rows, ROWS as u64);
     println!(
-        "import 100,000 rows: {elapsed:.2?} ({:.0} rows/s)",
-        100_000.0 / elapsed.as_secs_f64()
+        "export {ROWS} rows: {elapsed:.2?} ({:.0} rows/s)",
+        rate(elapsed)
     );
 }
