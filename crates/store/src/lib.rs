@@ -128,13 +128,15 @@ impl Store {
         let pool = match backend {
             Backend::Sqlite => {
                 AnyPoolOptions::new()
-                    .max_connections(8)
+                    // Each connection keeps its own page cache; the pool hands out connections in
+                    // turn, so their number times the cache size bounds the memory SQLite may hold.
+                    .max_connections(4)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             conn.execute(
                                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                                  PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                                 PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
+                                 PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;",
                             )
                             .await?;
                             Ok(())

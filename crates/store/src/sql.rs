@@ -49,6 +49,9 @@ impl From<Option<Vec<u8>>> for Arg {
     }
 }
 
+/// Statements with more parameters than this are prepared afresh each time, not cached.
+const MAX_CACHED_ARGS: usize = 64;
+
 /// Stands for a placeholder until the backend is known.
 const MARK: char = '\u{0}';
 
@@ -107,8 +110,11 @@ impl Sql {
                 (c, _) => self.rendered.push(c),
             }
         }
+        // Bulk statements vary in length from chunk to chunk; caching each one's prepared
+        // form (thousands of parameters) would grow memory with every chunk.
+        let cache = self.args.len() <= MAX_CACHED_ARGS;
         self.args.iter().fold(
-            sqlx::query(AssertSqlSafe(self.rendered.as_str())),
+            sqlx::query(AssertSqlSafe(self.rendered.as_str())).persistent(cache),
             |q, arg| match arg {
                 Arg::Text(v) => q.bind(v.as_str()),
                 Arg::OptText(v) => q.bind(v.as_deref()),

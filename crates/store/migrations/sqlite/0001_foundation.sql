@@ -49,7 +49,6 @@ CREATE INDEX persons_district ON persons(district_code, name);
 CREATE INDEX persons_street ON persons(street_code, name);
 CREATE INDEX persons_community ON persons(community_code, name);
 CREATE INDEX persons_phone ON persons(phone_index);
-CREATE INDEX persons_name ON persons(name);
 
 CREATE TABLE certificates (
     id            TEXT PRIMARY KEY,
@@ -69,7 +68,6 @@ CREATE TABLE certificates (
     updated_at    TEXT NOT NULL
 );
 CREATE INDEX certificates_person ON certificates(person_id, is_current);
-CREATE INDEX certificates_category ON certificates(category, grade);
 
 CREATE TABLE guardians (
     id            TEXT PRIMARY KEY,
