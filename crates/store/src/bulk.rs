@@ -25,12 +25,38 @@ pub struct PersonRow {
     pub input: crate::PersonInput,
 }
 
+/// Why stored data refused a row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rejection {
+    SameIdAs { row: u64 },
+    CertificateTaken,
+}
+
+impl zhucan_core::Localized for Rejection {
+    fn message(&self, lang: zhucan_core::Lang) -> String {
+        match (self, lang) {
+            (Rejection::SameIdAs { row }, zhucan_core::Lang::Zh) => {
+                format!("与第 {row} 行的公民身份号码重复")
+            }
+            (Rejection::SameIdAs { row }, zhucan_core::Lang::En) => {
+                format!("same resident ID as row {row}")
+            }
+            (Rejection::CertificateTaken, zhucan_core::Lang::Zh) => {
+                "该残疾人证号已属于其他人".into()
+            }
+            (Rejection::CertificateTaken, zhucan_core::Lang::En) => {
+                "certificate number belongs to another person".into()
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BulkOutcome {
     pub inserted: u64,
     pub updated: u64,
     /// Rows refused by what is already stored: (line, column, reason).
-    pub rejected: Vec<(u64, &'static str, String)>,
+    pub rejected: Vec<(u64, &'static str, Rejection)>,
 }
 
 /// Finds which of `keys` exist, as key -> value of `select` (a column of the matched row).
@@ -202,7 +228,7 @@ fn created<'a>(id: &str, row: &PersonRow) -> Entry<'a> {
 struct Plan {
     inserts: Vec<usize>,
     updates: Vec<(usize, String)>,
-    rejected: Vec<(u64, &'static str, String)>,
+    rejected: Vec<(u64, &'static str, Rejection)>,
 }
 
 impl Plan {
@@ -245,11 +271,8 @@ async fn classify(
     let mut seen: HashMap<&[u8], u64> = HashMap::new();
     for (i, (row, (_, e))) in rows.iter().zip(encoded).enumerate() {
         if let Some(first) = seen.insert(&e.rid_index, row.line) {
-            plan.rejected.push((
-                row.line,
-                "resident_id",
-                format!("same resident ID as row {first}"),
-            ));
+            plan.rejected
+                .push((row.line, "resident_id", Rejection::SameIdAs { row: first }));
             continue;
         }
         let person_id = known.get(&e.rid_index);
@@ -258,11 +281,8 @@ async fn classify(
             .as_ref()
             .and_then(|c| cert_owner.get(&c.number_index));
         if owner.is_some_and(|o| Some(o) != person_id) {
-            plan.rejected.push((
-                row.line,
-                "certificate_no",
-                "certificate number belongs to another person".into(),
-            ));
+            plan.rejected
+                .push((row.line, "certificate_no", Rejection::CertificateTaken));
             continue;
         }
         match person_id {

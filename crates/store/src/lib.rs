@@ -16,7 +16,7 @@ mod sql;
 
 pub use accounts::{Account, NewAccount};
 pub use audit::{Actor, AuditRecord, AuditVerification};
-pub use bulk::{BulkOutcome, PersonRow};
+pub use bulk::{BulkOutcome, PersonRow, Rejection};
 pub use divisions::Division;
 pub use outbox::Notification;
 pub use persons::{
@@ -50,6 +50,8 @@ pub enum DbError {
     Conflict { current: i64 },
     #[error("{0} already exists")]
     Duplicate(&'static str),
+    #[error("division {0} is not in the division table")]
+    UnknownDivision(String),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
 }

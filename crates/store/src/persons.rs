@@ -4,6 +4,8 @@
 //! HMAC-SM3 blind index (for exact lookups) and a masked copy (for lists). Names stay readable
 //! so staff can search by them.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 use serde_json::{Value, json};
 use sqlx::Row;
@@ -540,6 +542,10 @@ pub(crate) async fn update_encoded(
     Ok(())
 }
 
+/// Ends in `WHERE `: the caller adds the condition.
+const PERSON_SELECT: &str = "SELECT p.*, d.name AS division_name FROM persons p \
+     LEFT JOIN divisions d ON d.code = p.division_code WHERE ";
+
 const SUMMARY_FROM: &str = " FROM persons p \
      LEFT JOIN certificates c ON c.person_id = p.id AND c.is_current = 1 \
      LEFT JOIN divisions d ON d.code = p.division_code WHERE 1 = 1";
@@ -683,123 +689,161 @@ impl Store {
 
     /// Reads a record without auditing: for code paths that audit the surrounding action.
     pub(crate) async fn person(&self, scope: &Scope, id: &str) -> Result<PersonRecord> {
-        let mut sql = Sql::new(
-            "SELECT p.*, d.name AS division_name FROM persons p LEFT JOIN divisions d ON d.code = p.division_code \
-             WHERE p.id = ",
-        );
-        sql.bind(id);
+        let mut sql = Sql::new(PERSON_SELECT);
+        sql.push("p.id = ").bind(id);
         push_scope(&mut sql, scope);
-        let row = sql
-            .query(self.backend)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(DbError::NotFound)?;
-        let resident_id: ResidentId = parse_stored(
-            "resident_id",
-            &self.decrypt(RID_LABEL, &row.try_get::<Vec<u8>, _>("rid_enc")?)?,
-        )?;
-        let phone = row
-            .try_get::<Option<Vec<u8>>, _>("phone_enc")?
-            .map(|b| {
-                self.decrypt(PERSON_PHONE, &b)
-                    .and_then(|s| parse_stored("phone", &s))
-            })
-            .transpose()?;
-        let residence: Option<String> = row.try_get("residence_code")?;
-        let certificate = sqlx::query(
-            "SELECT id, number_enc, components, issued_on, expires_on, status FROM certificates \
-             WHERE person_id = $1 AND is_current = 1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .map(|c| -> Result<CertificateRecord> {
+        self.records(sql).await?.pop().ok_or(DbError::NotFound)
+    }
+
+    /// Full records for the persons `sql` selects: four queries however many persons, with their
+    /// current certificates, guardians and consents read by `person_id IN (…)`.
+    async fn records(&self, mut sql: Sql) -> Result<Vec<PersonRecord>> {
+        let rows = sql.query(self.backend).fetch_all(&self.pool).await?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = rows
+            .iter()
+            .map(|r| r.try_get("id"))
+            .collect::<Result<_, _>>()?;
+        let children = |query: &str| {
+            let mut sql = Sql::new(query);
+            sql.push(" person_id IN ")
+                .bind_tuple(ids.iter().map(|id| Arg::from(id.as_str())));
+            sql
+        };
+        let mut certificates: HashMap<String, CertificateRecord> = HashMap::new();
+        let mut q = children(
+            "SELECT person_id, id, number_enc, components, issued_on, expires_on, status FROM certificates \
+             WHERE is_current = 1 AND",
+        );
+        for c in q.query(self.backend).fetch_all(&self.pool).await? {
             let number: CertificateNo = parse_stored(
                 "certificate",
                 &self.decrypt(CERT_LABEL, &c.try_get::<Vec<u8>, _>("number_enc")?)?,
             )?;
             let components: Option<String> = c.try_get("components")?;
-            Ok(CertificateRecord {
-                id: c.try_get("id")?,
-                category: number.category(),
-                grade: number.grade(),
-                number,
-                components: components
-                    .map(|s| parse_stored("components", &s))
-                    .transpose()?,
-                issued_on: c.try_get("issued_on")?,
-                expires_on: c.try_get("expires_on")?,
-                status: parse_stored("certificate status", &c.try_get::<String, _>("status")?)?,
+            certificates.insert(
+                c.try_get("person_id")?,
+                CertificateRecord {
+                    id: c.try_get("id")?,
+                    category: number.category(),
+                    grade: number.grade(),
+                    number,
+                    components: components
+                        .map(|s| parse_stored("components", &s))
+                        .transpose()?,
+                    issued_on: c.try_get("issued_on")?,
+                    expires_on: c.try_get("expires_on")?,
+                    status: parse_stored("certificate status", &c.try_get::<String, _>("status")?)?,
+                },
+            );
+        }
+        let mut guardians: HashMap<String, Vec<GuardianRecord>> = HashMap::new();
+        let mut q = children(
+            "SELECT person_id, id, name, relation, phone_enc, created_at FROM guardians WHERE",
+        );
+        q.push(" ORDER BY created_at");
+        for g in q.query(self.backend).fetch_all(&self.pool).await? {
+            guardians
+                .entry(g.try_get("person_id")?)
+                .or_default()
+                .push(GuardianRecord {
+                    id: g.try_get("id")?,
+                    name: parse_stored("guardian name", &g.try_get::<String, _>("name")?)?,
+                    relation: g.try_get("relation")?,
+                    phone: g
+                        .try_get::<Option<Vec<u8>>, _>("phone_enc")?
+                        .map(|b| {
+                            self.decrypt(GUARDIAN_PHONE, &b)
+                                .and_then(|s| parse_stored("guardian phone", &s))
+                        })
+                        .transpose()?,
+                });
+        }
+        let mut consents: HashMap<String, Vec<ConsentRecord>> = HashMap::new();
+        let mut q = children(
+            "SELECT person_id, id, purpose, granted_by, recorded_by, granted_at, withdrawn_at FROM consents WHERE",
+        );
+        q.push(" ORDER BY granted_at DESC");
+        for c in q.query(self.backend).fetch_all(&self.pool).await? {
+            consents
+                .entry(c.try_get("person_id")?)
+                .or_default()
+                .push(ConsentRecord {
+                    id: c.try_get("id")?,
+                    purpose: c.try_get("purpose")?,
+                    granted_by: c.try_get("granted_by")?,
+                    recorded_by: c.try_get("recorded_by")?,
+                    granted_at: c.try_get("granted_at")?,
+                    withdrawn_at: c.try_get("withdrawn_at")?,
+                });
+        }
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get("id")?;
+                let resident_id: ResidentId = parse_stored(
+                    "resident_id",
+                    &self.decrypt(RID_LABEL, &row.try_get::<Vec<u8>, _>("rid_enc")?)?,
+                )?;
+                let residence: Option<String> = row.try_get("residence_code")?;
+                Ok(PersonRecord {
+                    sex: resident_id.sex(),
+                    resident_id,
+                    name: parse_stored("name", &row.try_get::<String, _>("name")?)?,
+                    birth_date: row.try_get("birth_date")?,
+                    ethnicity: row.try_get("ethnicity")?,
+                    phone: row
+                        .try_get::<Option<Vec<u8>>, _>("phone_enc")?
+                        .map(|b| {
+                            self.decrypt(PERSON_PHONE, &b)
+                                .and_then(|s| parse_stored("phone", &s))
+                        })
+                        .transpose()?,
+                    division_code: parse_stored(
+                        "division_code",
+                        &row.try_get::<String, _>("division_code")?,
+                    )?,
+                    division_name: row.try_get("division_name")?,
+                    residence_code: residence
+                        .map(|s| parse_stored("residence_code", &s))
+                        .transpose()?,
+                    address: row.try_get("address")?,
+                    household_status: parse_stored(
+                        "household_status",
+                        &row.try_get::<String, _>("household_status")?,
+                    )?,
+                    life_status: parse_stored(
+                        "life_status",
+                        &row.try_get::<String, _>("life_status")?,
+                    )?,
+                    version: row.try_get("version")?,
+                    created_at: row.try_get("created_at")?,
+                    updated_at: row.try_get("updated_at")?,
+                    certificate: certificates.remove(&id),
+                    guardians: guardians.remove(&id).unwrap_or_default(),
+                    consents: consents.remove(&id).unwrap_or_default(),
+                    id,
+                })
             })
-        })
-        .transpose()?;
-        let guardians = sqlx::query(
-            "SELECT id, name, relation, phone_enc FROM guardians WHERE person_id = $1 ORDER BY created_at",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|g| {
-            Ok(GuardianRecord {
-                id: g.try_get("id")?,
-                name: parse_stored("guardian name", &g.try_get::<String, _>("name")?)?,
-                relation: g.try_get("relation")?,
-                phone: g
-                    .try_get::<Option<Vec<u8>>, _>("phone_enc")?
-                    .map(|b| self.decrypt(GUARDIAN_PHONE, &b).and_then(|s| parse_stored("guardian phone", &s)))
-                    .transpose()?,
-            })
-        })
-        .collect::<Result<_>>()?;
-        let consents = sqlx::query(
-            "SELECT id, purpose, granted_by, recorded_by, granted_at, withdrawn_at FROM consents \
-             WHERE person_id = $1 ORDER BY granted_at DESC",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|c| {
-            Ok(ConsentRecord {
-                id: c.try_get("id")?,
-                purpose: c.try_get("purpose")?,
-                granted_by: c.try_get("granted_by")?,
-                recorded_by: c.try_get("recorded_by")?,
-                granted_at: c.try_get("granted_at")?,
-                withdrawn_at: c.try_get("withdrawn_at")?,
-            })
-        })
-        .collect::<Result<_>>()?;
-        Ok(PersonRecord {
-            id: row.try_get("id")?,
-            sex: resident_id.sex(),
-            resident_id,
-            name: parse_stored("name", &row.try_get::<String, _>("name")?)?,
-            birth_date: row.try_get("birth_date")?,
-            ethnicity: row.try_get("ethnicity")?,
-            phone,
-            division_code: parse_stored(
-                "division_code",
-                &row.try_get::<String, _>("division_code")?,
-            )?,
-            division_name: row.try_get("division_name")?,
-            residence_code: residence
-                .map(|s| parse_stored("residence_code", &s))
-                .transpose()?,
-            address: row.try_get("address")?,
-            household_status: parse_stored(
-                "household_status",
-                &row.try_get::<String, _>("household_status")?,
-            )?,
-            life_status: parse_stored("life_status", &row.try_get::<String, _>("life_status")?)?,
-            version: row.try_get("version")?,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
-            certificate,
-            guardians,
-            consents,
-        })
+            .collect()
+    }
+
+    /// Persons belong to a division of the table; the form's list offers only those, but the
+    /// API and hand-made requests can name any code.
+    async fn check_division(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        code: &DivisionCode,
+    ) -> Result<()> {
+        let known: Option<String> =
+            sqlx::query_scalar("SELECT code FROM divisions WHERE code = $1")
+                .bind(code.as_str())
+                .fetch_optional(&mut *conn)
+                .await?;
+        known
+            .map(|_| ())
+            .ok_or_else(|| DbError::UnknownDivision(code.as_str().to_owned()))
     }
 
     async fn id_for_resident(
@@ -844,6 +888,7 @@ impl Store {
         let id = new_id();
         let encoded = Encoded::new(&self.crypto, &id, input, &now_text());
         let mut w = self.write_tx().await?;
+        self.check_division(&mut w.tx, &input.division_code).await?;
         if self
             .id_for_resident(&mut w.tx, &encoded.rid_index)
             .await?
@@ -889,6 +934,7 @@ impl Store {
         }
         let encoded = Encoded::new(&self.crypto, id, input, &now_text());
         let mut w = self.write_tx().await?;
+        self.check_division(&mut w.tx, &input.division_code).await?;
         let current: i64 = sqlx::query_scalar("SELECT version FROM persons WHERE id = $1")
             .bind(id)
             .fetch_one(&mut *w.tx)
@@ -991,22 +1037,11 @@ impl Store {
         after_id: Option<&str>,
         limit: i64,
     ) -> Result<Vec<PersonRecord>> {
-        let mut sql = Sql::new("SELECT p.id FROM persons p WHERE p.id > ");
-        sql.bind(after_id.unwrap_or(""));
+        let mut sql = Sql::new(PERSON_SELECT);
+        sql.push("p.id > ").bind(after_id.unwrap_or(""));
         push_scope(&mut sql, scope);
         sql.push(" ORDER BY p.id LIMIT ").bind(limit);
-        let ids: Vec<String> = sql
-            .query(self.backend)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| r.try_get("id"))
-            .collect::<Result<_, _>>()?;
-        let mut records = Vec::with_capacity(ids.len());
-        for id in &ids {
-            records.push(self.person(scope, id).await?);
-        }
-        Ok(records)
+        self.records(sql).await
     }
 
     pub async fn count_persons(&self) -> Result<i64> {

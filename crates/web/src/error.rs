@@ -37,7 +37,18 @@ impl From<DbError> for AppError {
         match e {
             DbError::NotFound => AppError::NotFound,
             DbError::Conflict { .. } => AppError::Conflict,
-            DbError::Duplicate(what) => AppError::BadRequest(format!("{what} already exists")),
+            DbError::Duplicate(what) => {
+                let field = match what {
+                    "resident ID" => "resident_id",
+                    "certificate number" => "certificate_no",
+                    other => other,
+                };
+                AppError::Invalid(vec![(field.into(), format!("{what} already exists"))])
+            }
+            DbError::UnknownDivision(code) => AppError::Invalid(vec![(
+                "division_code".into(),
+                format!("division {code} is not in the division table"),
+            )]),
             other => AppError::Internal(other.into()),
         }
     }

@@ -311,7 +311,7 @@ pub async fn import_persons(
                     row: line,
                     column: names[column.index()].clone(),
                     value,
-                    reason,
+                    reason: reason.message(opts.lang),
                 });
             }
             chunk.errors.sort_by_key(|e| e.row);

@@ -1,7 +1,9 @@
 //! Bulk import (`Store::import_persons`) and the notification outbox.
 
-use zhucan_core::{PersonName, Phone};
-use zhucan_store::{AuditVerification, DbError, PersonFilter, PersonRow, Scope, SearchTerm};
+use zhucan_core::{Lang, Localized, PersonName, Phone};
+use zhucan_store::{
+    AuditVerification, DbError, PersonFilter, PersonRow, Rejection, Scope, SearchTerm,
+};
 
 use crate::common::*;
 
@@ -139,10 +141,11 @@ async fn import_rejects_foreign_certificates_and_repeated_ids(db: TestDb) {
     assert_eq!((outcome.inserted, outcome.updated), (2, 1));
     let rejected: Vec<(u64, &str)> = outcome.rejected.iter().map(|r| (r.0, r.1)).collect();
     assert_eq!(rejected, [(3, "certificate_no"), (5, "resident_id")]);
-    assert!(
-        outcome.rejected[1].2.contains("row 2"),
-        "{:?}",
-        outcome.rejected[1]
+    assert_eq!(outcome.rejected[0].2, Rejection::CertificateTaken);
+    assert_eq!(outcome.rejected[1].2, Rejection::SameIdAs { row: 2 });
+    assert_eq!(
+        outcome.rejected[1].2.message(Lang::Zh),
+        "与第 2 行的公民身份号码重复"
     );
 
     assert_eq!(db.count("persons").await, 3);

@@ -21,6 +21,8 @@ backend_tests!(
     concurrent_updates_from_one_version_let_exactly_one_win,
     new_certificate_number_keeps_the_old_one_as_history,
     edit_without_certificate_is_what_the_record_then_shows,
+    unknown_division_is_refused_and_nothing_written,
+    export_page_reads_whole_records_in_id_order,
 );
 
 const NAMES: [&str; 12] = [
@@ -889,4 +891,55 @@ async fn edit_without_certificate_is_what_the_record_then_shows(db: TestDb) {
 fn resident_ids_of_the_fixtures_are_distinct() {
     let ids: HashSet<ResidentId> = (0..3000).map(rid).collect();
     assert_eq!(ids.len(), 3000);
+}
+
+async fn unknown_division_is_refused_and_nothing_written(db: TestDb) {
+    let mut input = person(7, "周七", COMMUNITY_A1);
+    input.division_code = "510112001099".parse().unwrap();
+    let err = db
+        .store
+        .create_person(&system(), &Scope::All, &input)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, DbError::UnknownDivision(ref c) if c == "510112001099"),
+        "{err:?}"
+    );
+    assert_eq!(db.store.count_persons().await.unwrap(), 0);
+}
+
+async fn export_page_reads_whole_records_in_id_order(db: TestDb) {
+    let mut ids = Vec::new();
+    for (i, name) in NAMES.iter().enumerate().take(5) {
+        let input = with_guardian(
+            person(i as u32 + 1, name, COMMUNITY_A1),
+            "李芳",
+            phone(900 + i as u32),
+        );
+        ids.push(
+            db.store
+                .create_person(&system(), &Scope::All, &input)
+                .await
+                .unwrap(),
+        );
+    }
+    ids.sort();
+    let first = db.store.export_page(&Scope::All, None, 3).await.unwrap();
+    let rest = db
+        .store
+        .export_page(&Scope::All, Some(&first[2].id), 3)
+        .await
+        .unwrap();
+    let got: Vec<_> = first.iter().chain(&rest).map(|r| r.id.clone()).collect();
+    assert_eq!(got, ids);
+    for r in first.iter().chain(&rest) {
+        assert_eq!(r.guardians.len(), 1, "{}", r.name);
+        assert!(r.certificate.is_some());
+        let single = db
+            .store
+            .view_person(&system(), &Scope::All, &r.id)
+            .await
+            .unwrap();
+        assert_eq!(single.to_input(), r.to_input());
+    }
 }

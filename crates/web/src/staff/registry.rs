@@ -649,6 +649,7 @@ fn store_error(e: DbError, lang: Lang) -> Result<FormErrors, AppError> {
     match e {
         DbError::Duplicate("resident ID") => errors.add("resident_id", t.z("该公民身份号码已登记，请在名册中搜索", "This resident ID is already registered; search the registry")),
         DbError::Duplicate(_) => errors.add("certificate_no", t.z("该残疾人证号已属于其他人", "This certificate number belongs to someone else")),
+        DbError::UnknownDivision(_) => errors.add("division_code", t.z("该行政区划代码不在本区的区划表中", "This division code is not in the district's division table")),
         DbError::NotFound => errors.add("division_code", t.z("只能登记在您负责的区域内", "You can only register people in your own area")),
         DbError::Conflict { .. } => errors.add("name", t.z("保存前该档案已被他人修改，请重新打开后再编辑；您填写的内容保留在下方", "Someone else saved this record first; reopen it and edit again. What you entered is kept below")),
         other => return Err(other.into()),

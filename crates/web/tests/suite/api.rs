@@ -68,7 +68,7 @@ async fn api_errors_name_their_fields() {
     assert!(resp.body.contains("校验码应为"));
     assert_eq!(app.store.count_persons().await.unwrap(), 0);
 
-    // A good one is created; the same again is a 400 in the same shape.
+    // A good one is created; the same again is a 422 naming the field.
     let body = json!({
         "resident_id": good, "name": "张伟", "phone": phone(1).as_str(),
         "division_code": COMMUNITY_A1,
@@ -83,8 +83,8 @@ async fn api_errors_name_their_fields() {
     let resp = worker
         .json(Method::POST, "/api/v1/persons", &body, true)
         .await;
-    assert_eq!(resp.status, StatusCode::BAD_REQUEST);
-    assert_eq!(fields_of(&resp), [""]);
+    assert_eq!(resp.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(fields_of(&resp), ["resident_id"]);
 
     // Updates: the version is required and must be current.
     let path = format!("/api/v1/persons/{id}");
