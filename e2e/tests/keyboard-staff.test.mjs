@@ -126,7 +126,8 @@ test('(b) registry: search, open, edit the address, save, see it in the history'
   assert.equal(path(page), `${personPath}/history`);
   const history = await page.locator('main table').innerText();
   assert.ok(history.includes(newAddress), `history shows the new address; got:\n${history.slice(0, 1500)}`);
-  assert.match(history, /address/);
+  assert.match(history, /地址：/);
+  assert.doesNotMatch(history, /\baddress\b/, "fields are named in plain words");
 
   // Back to the record by keyboard.
   await focusTop(page);

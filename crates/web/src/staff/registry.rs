@@ -212,6 +212,19 @@ fn field_label(key: &str, lang: Lang) -> &'static str {
     }
 }
 
+/// Names for the slugs a snapshot stores (categories, statuses); other values as they are.
+fn value_label(key: &str, value: &str, lang: Lang) -> String {
+    let name = match key {
+        "household_status" => value.parse::<HouseholdStatus>().ok().map(|v| v.name(lang)),
+        "life_status" => value.parse::<LifeStatus>().ok().map(|v| v.name(lang)),
+        "certificate.category" => value.parse::<Category>().ok().map(|v| v.name(lang)),
+        "certificate.grade" => value.parse::<Grade>().ok().map(|v| v.name(lang)),
+        "certificate.status" => value.parse::<CertificateStatus>().ok().map(|v| v.name(lang)),
+        _ => None,
+    };
+    name.map_or_else(|| value.to_owned(), str::to_owned)
+}
+
 /// Flattens nested snapshots ("certificate.grade") and keeps the fields that differ.
 fn changes(
     before: Option<&serde_json::Value>,
@@ -253,7 +266,7 @@ fn changes(
                 b.get(&k).cloned().unwrap_or_default(),
                 a.get(&k).cloned().unwrap_or_default(),
             );
-            (old != new).then(|| (field_label(&k, lang), old, new))
+            (old != new).then(|| (field_label(&k, lang), value_label(&k, &old, lang), value_label(&k, &new, lang)))
         })
         .collect()
 }
