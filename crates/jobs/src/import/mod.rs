@@ -27,7 +27,7 @@ pub use source::ImportSource;
 use source::Width;
 
 /// Valid rows per store transaction.
-const CHUNK_ROWS: usize = 5000;
+const CHUNK_ROWS: usize = 2000;
 /// Row errors kept in [`ImportSummary::errors`]; the report file gets all of them.
 pub const MAX_KEPT_ERRORS: usize = 10_000;
 
