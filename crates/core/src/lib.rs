@@ -102,7 +102,9 @@ pub struct UnknownValue {
 }
 
 impl UnknownValue {
-    pub(crate) fn new(
+    /// For [`vocabulary!`] (also used by other zhucan crates' vocabularies).
+    #[doc(hidden)]
+    pub fn new(
         field: &'static str,
         field_zh: &'static str,
         value: &str,

@@ -2,6 +2,7 @@
 
 /// Serialize through `Display` and deserialize through `FromStr`, so serde can never
 /// produce a value the parser would reject.
+#[macro_export]
 macro_rules! serde_via_str {
     ($ty:ty) => {
         impl ::serde::Serialize for $ty {
@@ -44,6 +45,7 @@ macro_rules! string_type {
 
 /// Inherent `message(lang)` plus the [`crate::Localized`] impl for an error type that has
 /// an English `Display` and a private `fn zh(&self) -> String`.
+#[macro_export]
 macro_rules! localized {
     ($ty:ty) => {
         impl $ty {
@@ -67,6 +69,7 @@ macro_rules! localized {
 /// A closed vocabulary: a fieldless enum with a stable slug (storage, URLs, serde) and
 /// Chinese and English display names. `FromStr` accepts the slug, either name, and the
 /// listed aliases; it fails with [`crate::UnknownValue`].
+#[macro_export]
 macro_rules! vocabulary {
     (
         $(#[$meta:meta])*
@@ -76,7 +79,7 @@ macro_rules! vocabulary {
                 $variant:ident $(= $code:literal)? => ($slug:literal, $zh:literal, $en:literal),
             )+
         }
-        aliases { $($alias:literal => $target:ident),* $(,)? }
+        $(aliases { $($alias:literal => $target:ident),* $(,)? })?
     ) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -126,7 +129,7 @@ macro_rules! vocabulary {
             type Err = $crate::UnknownValue;
 
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                const ALIASES: &[(&str, $name)] = &[$(($alias, $name::$target)),*];
+                const ALIASES: &[(&str, $name)] = &[$($(($alias, $name::$target)),*)?];
                 let s = s.trim();
                 Self::ALL
                     .into_iter()
@@ -142,6 +145,6 @@ macro_rules! vocabulary {
             }
         }
 
-        serde_via_str!($name);
+        $crate::serde_via_str!($name);
     };
 }

@@ -5,8 +5,7 @@
 //! Pure: no I/O, no clock (callers pass "today"), no database. Every rejection explains
 //! itself in English (`Display`) and Chinese (`message(Lang::Zh)`).
 
-#[macro_use]
-mod macros;
+use zhucan_core::localized;
 
 pub mod calendar;
 pub mod case;
@@ -31,59 +30,7 @@ pub use facts::{
 };
 
 /// A value outside a closed vocabulary (step, group, answer kind, ...).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct UnknownTerm {
-    /// What was being parsed, in English, e.g. "review step".
-    pub field: &'static str,
-    /// The rejected input, trimmed.
-    pub value: String,
-    field_zh: &'static str,
-    /// `(slug, Chinese name)` of every accepted value.
-    accepted: &'static [(&'static str, &'static str)],
-}
-
-impl UnknownTerm {
-    pub(crate) fn new(
-        field: &'static str,
-        field_zh: &'static str,
-        value: &str,
-        accepted: &'static [(&'static str, &'static str)],
-    ) -> Self {
-        Self {
-            field,
-            value: value.to_owned(),
-            field_zh,
-            accepted,
-        }
-    }
-
-    fn zh(&self) -> String {
-        let names: Vec<_> = self.accepted.iter().map(|&(_, zh)| zh).collect();
-        format!(
-            "“{}”不是有效的{}，可选：{}",
-            self.value,
-            self.field_zh,
-            names.join("、")
-        )
-    }
-}
-
-impl fmt::Display for UnknownTerm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let slugs: Vec<_> = self.accepted.iter().map(|&(slug, _)| slug).collect();
-        write!(
-            f,
-            "{:?} is not a valid {}; expected one of: {}",
-            self.value,
-            self.field,
-            slugs.join(", ")
-        )
-    }
-}
-
-impl std::error::Error for UnknownTerm {}
-
-localized!(UnknownTerm);
+pub use zhucan_core::UnknownValue as UnknownTerm;
 
 /// A place in a text (a rule, a TOML file): 1-based line, and 1-based column counted in
 /// characters, as an editor shows it.

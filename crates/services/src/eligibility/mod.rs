@@ -9,6 +9,7 @@
 mod check;
 mod explain;
 
+use zhucan_core::localized;
 use std::sync::{Arc, LazyLock};
 
 use cel::common::ast::Expr;
