@@ -7,8 +7,8 @@ use sqlx::AssertSqlSafe;
 use sqlx::{Any, Row};
 use zhucan_crypto::FieldCrypto;
 
-use crate::sql::{Arg, Sql};
-use crate::{Backend, Result, Store, now_text};
+use crate::sql::{Arg, insert_rows};
+use crate::{Result, Store, now_text};
 
 /// Hash of "nothing before": the first record chains from it.
 pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -86,9 +86,6 @@ fn canonical(
     .into_bytes()
 }
 
-/// Rows per INSERT: 12 parameters each keeps well under SQLite's variable limit.
-const AUDIT_CHUNK: usize = 500;
-
 pub(crate) const AUDIT_COLUMNS: &str = "at, actor, actor_role, action, entity, entity_id, division_code, \
      before_json, after_json, client, prev_hash, hash";
 
@@ -140,17 +137,7 @@ pub(crate) async fn append(
         .fetch_optional(&mut *conn)
         .await?;
     let rows = rows(crypto, last.as_deref().unwrap_or(GENESIS), actor, entries);
-    for chunk in rows.chunks(AUDIT_CHUNK) {
-        let mut sql = Sql::new(&format!("INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES "));
-        for (i, row) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind_tuple(row.iter().cloned());
-        }
-        sql.query(Backend::of(conn)).execute(&mut *conn).await?;
-    }
-    Ok(())
+    insert_rows(conn, "audit_log", AUDIT_COLUMNS, &rows).await
 }
 
 fn record(row: &sqlx::any::AnyRow) -> Result<AuditRecord> {

@@ -60,6 +60,9 @@ pub struct BulkOutcome {
 }
 
 /// Finds which of `keys` exist, as key -> value of `select` (a column of the matched row).
+/// Keys per lookup query.
+const LOOKUP: usize = 500;
+
 async fn existing(
     conn: &mut sqlx::AnyConnection,
     table: &str,
@@ -68,12 +71,22 @@ async fn existing(
     keys: &[&[u8]],
 ) -> Result<HashMap<Vec<u8>, String>> {
     let mut found = HashMap::new();
-    for chunk in keys.chunks(500) {
+    for chunk in keys.chunks(LOOKUP) {
         let mut sql = Sql::new(&format!(
             "SELECT {key_column} AS k, {value_column} AS v FROM {table} WHERE {key_column} IN "
         ));
-        sql.bind_tuple(chunk.iter().map(|k| k.to_vec().into()));
-        for row in sql.query(Backend::of(conn)).fetch_all(&mut *conn).await? {
+        // Padded with the last key to a fixed length, so one prepared statement serves all.
+        let padded = chunk.iter().chain(std::iter::repeat_n(
+            &chunk[chunk.len() - 1],
+            LOOKUP - chunk.len(),
+        ));
+        sql.bind_tuple(padded.map(|k| k.to_vec().into()));
+        for row in sql
+            .cached()
+            .query(Backend::of(conn))
+            .fetch_all(&mut *conn)
+            .await?
+        {
             found.insert(
                 row.try_get::<Vec<u8>, _>("k")?,
                 row.try_get::<String, _>("v")?,

@@ -16,7 +16,7 @@ use zhucan_core::{
 use zhucan_crypto::FieldCrypto;
 
 use crate::audit::{self, Actor, AuditRecord, Entry};
-use crate::sql::{Arg, Sql};
+use crate::sql::{Arg, Sql, insert_rows};
 use crate::{Backend, DbError, Result, Scope, Store, new_id, now_text, parse_stored};
 
 pub(crate) const RID_LABEL: &[u8] = b"person.resident_id";
@@ -404,35 +404,12 @@ pub(crate) fn child_row(person_id: &str, columns: &[Arg]) -> Vec<Arg> {
     row
 }
 
-/// Multi-row INSERTs, sized to stay under SQLite's 32,766-variable limit.
-pub(crate) async fn insert_rows(
-    conn: &mut sqlx::AnyConnection,
-    table: &str,
-    columns: &str,
-    rows: &[Vec<Arg>],
-) -> Result<()> {
-    let Some(width) = rows.first().map(Vec::len) else {
-        return Ok(());
-    };
-    for chunk in rows.chunks(30_000 / width) {
-        let mut sql = Sql::new(&format!("INSERT INTO {table} ({columns}) VALUES "));
-        for (i, row) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind_tuple(row.iter().cloned());
-        }
-        sql.query(Backend::of(conn)).execute(&mut *conn).await?;
-    }
-    Ok(())
-}
-
 /// Inserts new persons with their certificates and guardians, many rows per statement.
 pub(crate) async fn insert_encoded(
     conn: &mut sqlx::AnyConnection,
     rows: &[&(String, Encoded)],
 ) -> Result<()> {
-    let persons: Vec<Vec<Arg>> = rows.iter().map(|(_, e)| e.person.clone()).collect();
+    let persons: Vec<&[Arg]> = rows.iter().map(|(_, e)| e.person.as_slice()).collect();
     insert_rows(conn, "persons", PERSON_COLUMNS, &persons).await?;
     let certificates: Vec<Vec<Arg>> = rows
         .iter()

@@ -4,7 +4,7 @@
 
 use sqlx::Any;
 
-use crate::Backend;
+use crate::{Backend, Result};
 use sqlx::AssertSqlSafe;
 use sqlx::any::AnyArguments;
 use sqlx::query::Query;
@@ -60,6 +60,8 @@ pub(crate) struct Sql {
     text: String,
     args: Vec<Arg>,
     rendered: String,
+    /// Keep the prepared form even with many parameters: for statements of a fixed shape.
+    cache: bool,
 }
 
 impl Sql {
@@ -68,7 +70,15 @@ impl Sql {
             text: text.to_owned(),
             args: Vec::new(),
             rendered: String::new(),
+            cache: false,
         }
+    }
+
+    /// Marks a statement whose text repeats exactly (fixed-size batches), so preparing it once
+    /// serves every execution.
+    pub fn cached(&mut self) -> &mut Self {
+        self.cache = true;
+        self
     }
 
     pub fn push(&mut self, text: &str) -> &mut Self {
@@ -110,9 +120,9 @@ impl Sql {
                 (c, _) => self.rendered.push(c),
             }
         }
-        // Bulk statements vary in length from chunk to chunk; caching each one's prepared
-        // form (thousands of parameters) would grow memory with every chunk.
-        let cache = self.args.len() <= MAX_CACHED_ARGS;
+        // Statements of varying length are not cached: each would keep a prepared form (and its
+        // last bound values) for good.
+        let cache = self.cache || self.args.len() <= MAX_CACHED_ARGS;
         self.args.iter().fold(
             sqlx::query(AssertSqlSafe(self.rendered.as_str())).persistent(cache),
             |q, arg| match arg {
@@ -124,4 +134,35 @@ impl Sql {
             },
         )
     }
+}
+
+/// Rows per multi-row INSERT: about this many parameters a statement.
+const BATCH_PARAMS: usize = 2000;
+
+/// Inserts `rows` (values in `columns` order) in fixed-size multi-row statements, each prepared
+/// once per connection, and the remainder row by row.
+pub(crate) async fn insert_rows<R: AsRef<[Arg]>>(
+    conn: &mut sqlx::AnyConnection,
+    table: &str,
+    columns: &str,
+    rows: &[R],
+) -> Result<()> {
+    let Some(width) = rows.first().map(|r| r.as_ref().len()) else {
+        return Ok(());
+    };
+    let batch = (BATCH_PARAMS / width).max(1);
+    let backend = Backend::of(conn);
+    let full = rows.len() / batch * batch;
+    let (batched, rest) = rows.split_at(full);
+    for chunk in batched.chunks(batch).chain(rest.chunks(1)) {
+        let mut sql = Sql::new(&format!("INSERT INTO {table} ({columns}) VALUES "));
+        for (i, row) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind_tuple(row.as_ref().iter().cloned());
+        }
+        sql.cached().query(backend).execute(&mut *conn).await?;
+    }
+    Ok(())
 }
