@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rows="${1:-1000000}"
-bin=target/release/zhucan
+bin="${ZHUCAN_BIN:-target/release/zhucan}"
 [ -x "$bin" ] || cargo build --release --bin zhucan
 pg="${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432}"
 work="$(mktemp -d)"
