@@ -83,7 +83,11 @@ const PAGES = [
     await Promise.all([page.waitForNavigation(), page.locator('main button[type=submit]').click()]);
     await page.locator('.error-summary').waitFor();
   }],
+  ['anon', 'services /services', '/services'],
+  ['anon', 'a service item', '/services/living-subsidy', 200, TWO],
   ['resident', 'my record /me', '/me'],
+  ['resident', 'services with eligibility', '/services', 200, TWO],
+  ['resident', 'a service item with its explanation', '/services/nursing-subsidy'],
   ['resident', 'portal home signed in', '/', 200, TWO],
   ['admin', 'dashboard /staff', '/staff'],
   ['admin', 'registry /staff/persons', '/staff/persons'],

@@ -48,6 +48,8 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<WebConfig>,
     pub metrics: Arc<Metrics>,
+    /// The service items; seeded from the reference catalog until versions live in the store.
+    pub catalog: Arc<zhucan_services::Catalog>,
 }
 
 impl AppState {
@@ -56,6 +58,7 @@ impl AppState {
             store,
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
+            catalog: Arc::new(zhucan_services::Catalog::seed()),
         }
     }
 }

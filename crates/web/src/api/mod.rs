@@ -22,6 +22,7 @@ pub fn routes() -> Router<AppState> {
         .route("/persons", get(list).post(create))
         .route("/persons/{id}", get(show).put(update))
         .route("/me", get(me))
+        .route("/services", get(crate::portal::services::api_list))
         .fallback(|| async { AppError::NotFound.into_json() })
 }
 

@@ -7,6 +7,8 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use zhucan_store::PersonRecord;
 
+pub mod services;
+
 use crate::AppState;
 use crate::auth;
 use crate::ctx::{Ctx, Principal};
@@ -22,6 +24,8 @@ pub fn routes() -> Router<AppState> {
         .route("/login/verify", post(auth::verify_code))
         .route("/logout", post(auth::logout))
         .route("/prefs", get(auth::prefs))
+        .route("/services", get(services::list))
+        .route("/services/{code}", get(services::show))
 }
 
 #[derive(Template)]

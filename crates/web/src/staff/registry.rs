@@ -219,7 +219,10 @@ fn value_label(key: &str, value: &str, lang: Lang) -> String {
         "life_status" => value.parse::<LifeStatus>().ok().map(|v| v.name(lang)),
         "certificate.category" => value.parse::<Category>().ok().map(|v| v.name(lang)),
         "certificate.grade" => value.parse::<Grade>().ok().map(|v| v.name(lang)),
-        "certificate.status" => value.parse::<CertificateStatus>().ok().map(|v| v.name(lang)),
+        "certificate.status" => value
+            .parse::<CertificateStatus>()
+            .ok()
+            .map(|v| v.name(lang)),
         _ => None,
     };
     name.map_or_else(|| value.to_owned(), str::to_owned)
@@ -266,7 +269,13 @@ fn changes(
                 b.get(&k).cloned().unwrap_or_default(),
                 a.get(&k).cloned().unwrap_or_default(),
             );
-            (old != new).then(|| (field_label(&k, lang), value_label(&k, &old, lang), value_label(&k, &new, lang)))
+            (old != new).then(|| {
+                (
+                    field_label(&k, lang),
+                    value_label(&k, &old, lang),
+                    value_label(&k, &new, lang),
+                )
+            })
         })
         .collect()
 }

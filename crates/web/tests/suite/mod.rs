@@ -3,3 +3,4 @@ mod api;
 mod auth;
 mod ops;
 mod registry;
+mod services;
