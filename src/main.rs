@@ -209,13 +209,12 @@ fn field_crypto(key_file: &Path) -> anyhow::Result<FieldCrypto> {
 }
 
 async fn open(db: &Db) -> anyhow::Result<Store> {
-    if let Some(path) = db.database.strip_prefix("sqlite://") {
-        if let Some(dir) = Path::new(path.split('?').next().unwrap_or(path))
+    if let Some(path) = db.database.strip_prefix("sqlite://")
+        && let Some(dir) = Path::new(path.split('?').next().unwrap_or(path))
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
+    {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     let store = Store::connect(&db.database, field_crypto(&db.key_file)?)
         .await

@@ -5,8 +5,8 @@
 //! Counting follows the usual reading of "within N working days from acceptance": the day
 //! a case is filed is not counted, and the N-th working day after it is the last day.
 
-use zhucan_core::localized;
 use std::collections::BTreeSet;
+use zhucan_core::localized;
 
 use time::macros::{date, offset};
 use time::{Date, OffsetDateTime, Weekday};

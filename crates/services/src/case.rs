@@ -5,9 +5,9 @@
 //! `submitted` is a case waiting at the first step before any review decision; the first
 //! decision takes it on. The applicant may withdraw only until then.
 
-use zhucan_core::localized;
 use serde::{Deserialize, Serialize};
 use zhucan_core::Lang;
+use zhucan_core::localized;
 
 use crate::Step;
 

@@ -2,9 +2,9 @@
 //! review chain, time limits, materials, form questions, amount and eligibility rule.
 //! Cases keep the version they were filed under; a new version takes effect from a date.
 
-use zhucan_core::{localized, vocabulary};
 use std::collections::BTreeSet;
 use std::fmt;
+use zhucan_core::{localized, vocabulary};
 
 use serde::Deserialize;
 use time::Date;

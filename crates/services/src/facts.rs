@@ -1,8 +1,8 @@
 //! The facts a rule may use: person facts from the registry, documented in [`FACTS`], and
 //! a service's answer facts, asked by its application form ([`Question`]).
 
-use zhucan_core::vocabulary;
 use std::collections::{BTreeMap, BTreeSet};
+use zhucan_core::vocabulary;
 
 use serde::Deserialize;
 use time::Date;

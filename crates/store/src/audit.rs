@@ -104,7 +104,7 @@ pub(crate) fn rows(
             let before = e.before.as_ref().map(Value::to_string);
             let after = e.after.as_ref().map(Value::to_string);
             let hash = crypto.chain_mac(&prev, &canonical(&at, actor, e, &before, &after));
-            let row = [
+            [
                 Arg::from(at.as_str()),
                 actor.id.clone().into(),
                 actor.role.clone().into(),
@@ -117,8 +117,7 @@ pub(crate) fn rows(
                 actor.client.clone().into(),
                 std::mem::replace(&mut prev, hash.clone()).into(),
                 hash.into(),
-            ];
-            row
+            ]
         })
         .collect()
 }

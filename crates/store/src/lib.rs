@@ -7,6 +7,8 @@
 mod accounts;
 mod audit;
 mod bulk;
+mod cases;
+mod catalog;
 mod copy;
 mod divisions;
 mod outbox;
@@ -17,6 +19,7 @@ mod sql;
 pub use accounts::{Account, NewAccount};
 pub use audit::{Actor, AuditRecord, AuditVerification};
 pub use bulk::{BulkOutcome, PersonRow, Rejection};
+pub use cases::{CaseEvent, CaseRecord, CaseSummary, Channel, NewCase, action_name};
 pub use divisions::Division;
 pub use outbox::Notification;
 pub use persons::{
@@ -54,6 +57,9 @@ pub enum DbError {
     UnknownDivision(String),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    /// The case cannot move that way from where it is.
+    #[error("{0}")]
+    Transition(#[from] zhucan_services::TransitionError),
 }
 
 pub type Result<T, E = DbError> = std::result::Result<T, E>;
@@ -113,7 +119,7 @@ pub(crate) struct WriteTx<'a> {
 }
 
 /// Advisory lock key for the audit hash chain on PostgreSQL ("zhucan" in ASCII, truncated).
-pub(crate) const AUDIT_LOCK: i64 = 0x7a6875_6361_6e;
+pub(crate) const AUDIT_LOCK: i64 = 0x7a68_7563_616e;
 
 impl Store {
     pub async fn connect(url: &str, crypto: FieldCrypto) -> Result<Store> {

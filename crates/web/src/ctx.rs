@@ -159,10 +159,11 @@ pub async fn context(State(state): State<AppState>, mut req: Request, next: Next
         here,
         session_hash,
     };
-    if req.method() != Method::GET && req.method() != Method::HEAD {
-        if let Err(e) = check_origin(req.headers()) {
-            return e.into_response();
-        }
+    if req.method() != Method::GET
+        && req.method() != Method::HEAD
+        && let Err(e) = check_origin(req.headers())
+    {
+        return e.into_response();
     }
     req.extensions_mut().insert(ctx);
     let mut response = next.run(req).await;

@@ -45,6 +45,7 @@ impl From<DbError> for AppError {
                 };
                 AppError::Invalid(vec![(field.into(), format!("{what} already exists"))])
             }
+            DbError::Transition(e) => AppError::BadRequest(e.message(zhucan_core::Lang::Zh)),
             DbError::UnknownDivision(code) => AppError::Invalid(vec![(
                 "division_code".into(),
                 format!("division {code} is not in the division table"),

@@ -9,8 +9,8 @@
 mod check;
 mod explain;
 
-use zhucan_core::localized;
 use std::sync::{Arc, LazyLock};
+use zhucan_core::localized;
 
 use cel::common::ast::Expr;
 use cel::{Context, Env, IdedExpr, Program, Value};

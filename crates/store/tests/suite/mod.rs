@@ -1,4 +1,5 @@
 mod audit;
 mod auth;
 mod bulk;
+mod cases;
 mod persons;

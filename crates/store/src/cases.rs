@@ -1,0 +1,806 @@
+//! Online applications (办件): cases filed under a service version, moved by the services
+//! crate's state machine. Every move checks the caller's scope, takes an optimistic lock on the
+//! case's version, and records a case event and an audit entry in the same transaction.
+//!
+//! Cases carry the person's district, street and community codes, so scope filtering and the
+//! reviewers' queues need no join, and a distributed engine can shard the table by division.
+//! Records and summaries show the masked resident ID only.
+
+use std::str::FromStr;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use sqlx::Row;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use zhucan_core::DivisionLevel;
+use zhucan_services::{
+    Action, Deadline, Decision, Pause, ServiceVersion, State, Step, shanghai_date, transition,
+};
+
+use crate::audit::{self, Actor, Entry};
+use crate::catalog::{insert_version, load_calendar, parse_chain};
+use crate::persons::{Page, date_text, push_scope};
+use crate::sql::{Arg, Sql};
+use crate::{DbError, Result, Scope, Store, new_id, now_text};
+
+/// How a case came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// The resident (or their guardian) online.
+    Portal,
+    /// Staff at a service counter.
+    Counter,
+    /// 代办: a community or street worker for a resident.
+    Proxy,
+    /// 主动办: the platform found the person eligible from data.
+    Proactive,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Portal => "portal",
+            Channel::Counter => "counter",
+            Channel::Proxy => "proxy",
+            Channel::Proactive => "proactive",
+        }
+    }
+}
+
+impl FromStr for Channel {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Channel, ()> {
+        Ok(match s {
+            "portal" => Channel::Portal,
+            "counter" => Channel::Counter,
+            "proxy" => Channel::Proxy,
+            "proactive" => Channel::Proactive,
+            _ => return Err(()),
+        })
+    }
+}
+
+/// A new case (a draft) as the form or a worker files it.
+#[derive(Debug, Clone)]
+pub struct NewCase<'a> {
+    pub service: &'a ServiceVersion,
+    pub person_id: String,
+    pub channel: Channel,
+    pub answers: Value,
+    /// Idempotency key of the form: a second create with the same key returns the first case.
+    pub submit_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseEvent {
+    pub id: String,
+    pub at: String,
+    pub actor: String,
+    pub actor_role: String,
+    pub action: String,
+    /// `None` for the event that created the case.
+    pub from_state: Option<String>,
+    pub to_state: String,
+    pub step: Option<i64>,
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseRecord {
+    pub id: String,
+    pub number: String,
+    pub service_code: String,
+    pub service_version: i64,
+    pub person_id: String,
+    pub person_name: String,
+    pub rid_masked: String,
+    pub division_code: String,
+    pub filed_by: String,
+    pub channel: Channel,
+    pub state: State,
+    /// The review step holding the case (`street`, `district`, …), if any.
+    pub step_code: Option<String>,
+    /// `YYYY-MM-DD`: the last working day to decide while under review, the end of the notice
+    /// while in notice; `None` while the clock is stopped or there is none.
+    pub deadline: Option<String>,
+    pub version: i64,
+    pub answers: Value,
+    pub created_at: String,
+    pub updated_at: String,
+    pub submitted_at: Option<String>,
+    /// Oldest first.
+    pub events: Vec<CaseEvent>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseSummary {
+    pub id: String,
+    pub number: String,
+    pub service_code: String,
+    pub service_version: i64,
+    pub person_id: String,
+    pub person_name: String,
+    pub rid_masked: String,
+    pub division_code: String,
+    pub channel: Channel,
+    pub state: State,
+    pub step_code: Option<String>,
+    pub deadline: Option<String>,
+    /// The deadline is before today (China time).
+    pub overdue: bool,
+    pub version: i64,
+    pub created_at: String,
+    pub submitted_at: Option<String>,
+}
+
+/// The name an action is recorded under (case events and the audit log).
+pub fn action_name(action: &Action) -> &'static str {
+    match action {
+        Action::Submit => "submit",
+        Action::Withdraw => "withdraw",
+        Action::Resubmit => "resubmit",
+        Action::Decide(Decision::Approve) => "approve",
+        Action::Decide(Decision::ReturnForCorrection { .. }) => "return",
+        Action::Decide(Decision::Reject { .. }) => "reject",
+        Action::Decide(Decision::SendBack { .. }) => "send_back",
+        Action::NoticeEnded => "notice_ended",
+        Action::ObjectionUpheld { .. } => "objection_upheld",
+        Action::Fulfil => "fulfil",
+        Action::Close => "close",
+    }
+}
+
+/// What an action says beyond its name: what is missing, the reason, the step sent back to.
+fn action_detail(action: &Action) -> Option<String> {
+    match action {
+        Action::Decide(Decision::ReturnForCorrection { missing }) => Some(missing.join("、")),
+        Action::Decide(Decision::Reject { reason }) | Action::ObjectionUpheld { reason } => {
+            Some(reason.clone())
+        }
+        Action::Decide(Decision::SendBack { to_step }) => Some(format!("step {}", to_step + 1)),
+        _ => None,
+    }
+}
+
+fn step_of(state: State) -> Option<i64> {
+    state.step().map(|s| s as i64)
+}
+
+fn state_from(slug: &str, step: Option<i64>) -> Result<State> {
+    let corrupt = || DbError::Corrupt(format!("case state = {slug:?}, step = {step:?}"));
+    let step = || {
+        step.and_then(|s| usize::try_from(s).ok())
+            .ok_or_else(corrupt)
+    };
+    Ok(match slug {
+        "draft" => State::Draft,
+        "submitted" => State::Submitted,
+        "in_review" => State::InReview { step: step()? },
+        "returned" => State::Returned { step: step()? },
+        "notice" => State::Notice,
+        "approved" => State::Approved,
+        "fulfilled" => State::Fulfilled,
+        "closed" => State::Closed,
+        "rejected" => State::Rejected,
+        "withdrawn" => State::Withdrawn,
+        _ => return Err(corrupt()),
+    })
+}
+
+/// Restricts `c` (cases) to a scope by the division codes copied from the person.
+fn push_case_scope(sql: &mut Sql, scope: &Scope) {
+    match scope {
+        Scope::All => {}
+        Scope::Division(code) => {
+            let column = match code.level() {
+                DivisionLevel::District => "c.district_code",
+                DivisionLevel::Street => "c.street_code",
+                DivisionLevel::Community => "c.community_code",
+            };
+            sql.push(" AND ")
+                .push(column)
+                .push(" = ")
+                .bind(code.as_str());
+        }
+        Scope::Persons(ids) if ids.is_empty() => {
+            sql.push(" AND 1 = 0");
+        }
+        Scope::Persons(ids) => {
+            sql.push(" AND c.person_id IN ")
+                .bind_tuple(ids.iter().map(|id| Arg::from(id.as_str())));
+        }
+    }
+}
+
+fn shanghai_day(timestamp: &str) -> Result<time::Date> {
+    OffsetDateTime::parse(timestamp, &Rfc3339)
+        .map(shanghai_date)
+        .map_err(|_| DbError::Corrupt(format!("timestamp = {timestamp:?}")))
+}
+
+fn today() -> time::Date {
+    shanghai_date(OffsetDateTime::now_utc())
+}
+
+const CASE_SELECT: &str = "SELECT c.id, c.number, c.service_code, c.service_version, c.person_id, \
+     p.name AS person_name, p.rid_masked, c.division_code, c.filed_by, c.channel, c.state, c.step, \
+     c.step_code, c.deadline, c.version, c.answers, c.created_at, c.updated_at, c.submitted_at \
+     FROM cases c JOIN persons p ON p.id = c.person_id WHERE ";
+
+fn summary(row: &sqlx::any::AnyRow, today: &str) -> Result<CaseSummary> {
+    let deadline: Option<String> = row.try_get("deadline")?;
+    let state = state_from(&row.try_get::<String, _>("state")?, row.try_get("step")?)?;
+    Ok(CaseSummary {
+        id: row.try_get("id")?,
+        number: row.try_get("number")?,
+        service_code: row.try_get("service_code")?,
+        service_version: row.try_get("service_version")?,
+        person_id: row.try_get("person_id")?,
+        person_name: row.try_get("person_name")?,
+        rid_masked: row.try_get("rid_masked")?,
+        division_code: row.try_get("division_code")?,
+        channel: parse_channel(&row.try_get::<String, _>("channel")?)?,
+        overdue: state.step().is_some() && deadline.as_deref().is_some_and(|d| d < today),
+        state,
+        step_code: row.try_get("step_code")?,
+        deadline,
+        version: row.try_get("version")?,
+        created_at: row.try_get("created_at")?,
+        submitted_at: row.try_get("submitted_at")?,
+    })
+}
+
+fn parse_channel(s: &str) -> Result<Channel> {
+    s.parse()
+        .map_err(|()| DbError::Corrupt(format!("channel = {s:?}")))
+}
+
+fn record(row: &sqlx::any::AnyRow, events: Vec<CaseEvent>) -> Result<CaseRecord> {
+    let answers: String = row.try_get("answers")?;
+    Ok(CaseRecord {
+        id: row.try_get("id")?,
+        number: row.try_get("number")?,
+        service_code: row.try_get("service_code")?,
+        service_version: row.try_get("service_version")?,
+        person_id: row.try_get("person_id")?,
+        person_name: row.try_get("person_name")?,
+        rid_masked: row.try_get("rid_masked")?,
+        division_code: row.try_get("division_code")?,
+        filed_by: row.try_get("filed_by")?,
+        channel: parse_channel(&row.try_get::<String, _>("channel")?)?,
+        state: state_from(&row.try_get::<String, _>("state")?, row.try_get("step")?)?,
+        step_code: row.try_get("step_code")?,
+        deadline: row.try_get("deadline")?,
+        version: row.try_get("version")?,
+        answers: serde_json::from_str(&answers)
+            .map_err(|e| DbError::Corrupt(format!("answers: {e}")))?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+        submitted_at: row.try_get("submitted_at")?,
+        events,
+    })
+}
+
+async fn events(conn: &mut sqlx::AnyConnection, case_id: &str) -> Result<Vec<CaseEvent>> {
+    sqlx::query(
+        "SELECT id, at, actor, actor_role, action, from_state, to_state, step, comment \
+         FROM case_events WHERE case_id = $1 ORDER BY at, id",
+    )
+    .bind(case_id)
+    .fetch_all(&mut *conn)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(CaseEvent {
+            id: r.try_get("id")?,
+            at: r.try_get("at")?,
+            actor: r.try_get("actor")?,
+            actor_role: r.try_get("actor_role")?,
+            action: r.try_get("action")?,
+            from_state: r.try_get("from_state")?,
+            to_state: r.try_get("to_state")?,
+            step: r.try_get("step")?,
+            comment: r.try_get("comment")?,
+        })
+    })
+    .collect()
+}
+
+/// The times a case spent returned for correction, from its events; `resubmitting_today`
+/// closes the open one (the event is written after the deadline is computed).
+fn pauses(events: &[CaseEvent], resubmitting_today: bool) -> Result<Vec<Pause>> {
+    let mut pauses: Vec<Pause> = Vec::new();
+    for e in events {
+        if e.to_state == "returned" {
+            pauses.push(Pause {
+                returned_on: shanghai_day(&e.at)?,
+                resubmitted_on: None,
+            });
+        } else if e.action == "resubmit"
+            && let Some(open) = pauses.last_mut().filter(|p| p.resubmitted_on.is_none())
+        {
+            open.resubmitted_on = Some(shanghai_day(&e.at)?);
+        }
+    }
+    if resubmitting_today
+        && let Some(open) = pauses.last_mut().filter(|p| p.resubmitted_on.is_none())
+    {
+        open.resubmitted_on = Some(today());
+    }
+    Ok(pauses)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_event(
+    conn: &mut sqlx::AnyConnection,
+    case_id: &str,
+    division_code: &str,
+    actor: &Actor,
+    action: &str,
+    from: Option<State>,
+    to: State,
+    comment: Option<String>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO case_events (id, case_id, division_code, at, actor, actor_role, action, \
+         from_state, to_state, step, comment) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(new_id())
+    .bind(case_id)
+    .bind(division_code)
+    .bind(now_text())
+    .bind(actor.id.as_str())
+    .bind(actor.role.as_str())
+    .bind(action)
+    .bind(from.map(State::slug))
+    .bind(to.slug())
+    .bind(step_of(to))
+    .bind(comment)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A case as its row says, before a move.
+struct Current {
+    state: State,
+    version: i64,
+    division_code: String,
+    service_code: String,
+    service_version: i64,
+    submitted_at: Option<String>,
+    submit_key: Option<String>,
+}
+
+impl Store {
+    /// Files a draft for a person visible in `scope`. With a `submit_key` already used, the case
+    /// filed under it is returned instead (a form sent twice files one case).
+    pub async fn create_case(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        new: NewCase<'_>,
+    ) -> Result<CaseRecord> {
+        let mut sql = Sql::new(
+            "SELECT p.district_code, p.street_code, p.community_code, p.division_code \
+             FROM persons p WHERE p.id = ",
+        );
+        sql.bind(new.person_id.as_str());
+        push_scope(&mut sql, scope);
+        let mut w = self.write_tx().await?;
+        if let Some(key) = &new.submit_key
+            && let Some(existing) = case_for_key(&mut w.tx, key).await?
+        {
+            drop(w);
+            return self.case(scope, &existing).await;
+        }
+        let person = sql
+            .query(self.backend)
+            .fetch_optional(&mut *w.tx)
+            .await?
+            .ok_or(DbError::NotFound)?;
+        let district: String = person.try_get("district_code")?;
+        let street: Option<String> = person.try_get("street_code")?;
+        let community: Option<String> = person.try_get("community_code")?;
+        let division: String = person.try_get("division_code")?;
+        insert_version(&mut w.tx, new.service).await?;
+        let now = now_text();
+        let number = next_number(&mut w.tx, &district).await?;
+        let id = new_id();
+        sqlx::query(
+            "INSERT INTO cases (id, number, service_code, service_version, person_id, district_code, \
+             street_code, community_code, division_code, filed_by, channel, state, step, step_code, \
+             deadline, version, answers, submit_key, created_at, updated_at, submitted_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL, NULL, NULL, 1, $13, \
+             $14, $15, $16, NULL)",
+        )
+        .bind(id.as_str())
+        .bind(number.as_str())
+        .bind(new.service.code().as_str())
+        .bind(i64::from(new.service.version()))
+        .bind(new.person_id.as_str())
+        .bind(district.as_str())
+        .bind(street)
+        .bind(community)
+        .bind(division.as_str())
+        .bind(actor.id.as_str())
+        .bind(new.channel.as_str())
+        .bind(State::Draft.slug())
+        .bind(new.answers.to_string())
+        .bind(new.submit_key.as_deref())
+        .bind(now.as_str())
+        .bind(now.as_str())
+        .execute(&mut *w.tx)
+        .await?;
+        insert_event(
+            &mut w.tx,
+            &id,
+            &division,
+            actor,
+            "create",
+            None,
+            State::Draft,
+            None,
+        )
+        .await?;
+        audit::append(
+            &mut w.tx,
+            &self.crypto,
+            actor,
+            &[Entry {
+                action: "create",
+                entity: "case",
+                entity_id: id.clone(),
+                division_code: Some(division),
+                before: None,
+                after: Some(json!({
+                    "number": number,
+                    "service": new.service.code().as_str(),
+                    "service_version": new.service.version(),
+                    "person_id": new.person_id,
+                    "channel": new.channel.as_str(),
+                    "state": State::Draft.slug(),
+                })),
+            }],
+        )
+        .await?;
+        w.tx.commit().await?;
+        self.case(scope, &id).await
+    }
+
+    /// Submits a draft: it waits at the first step with its deadline running. Submitting again
+    /// with the key of the first submission returns the case as it is.
+    pub async fn submit_case(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        id: &str,
+        expected_version: i64,
+        submit_key: Option<&str>,
+    ) -> Result<CaseRecord> {
+        let mut w = self.write_tx().await?;
+        if let Some(key) = submit_key
+            && let Some(existing) = case_for_key(&mut w.tx, key).await?
+        {
+            let current = self.current(&mut w.tx, scope, &existing).await?;
+            if existing != id || current.state != State::Draft {
+                drop(w);
+                return self.case(scope, &existing).await;
+            }
+        }
+        self.apply(
+            &mut w.tx,
+            actor,
+            scope,
+            id,
+            expected_version,
+            &Action::Submit,
+            None,
+            submit_key,
+        )
+        .await?;
+        w.tx.commit().await?;
+        self.case(scope, id).await
+    }
+
+    /// Moves a case by `action` if it is still at `expected_version`: a newer version is a
+    /// [`DbError::Conflict`] (another reviewer decided first), an illegal move a
+    /// [`DbError::Transition`], a case outside `scope` [`DbError::NotFound`].
+    pub async fn act_on_case(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        id: &str,
+        expected_version: i64,
+        action: Action,
+        comment: Option<&str>,
+    ) -> Result<CaseRecord> {
+        let mut w = self.write_tx().await?;
+        self.apply(
+            &mut w.tx,
+            actor,
+            scope,
+            id,
+            expected_version,
+            &action,
+            comment,
+            None,
+        )
+        .await?;
+        w.tx.commit().await?;
+        self.case(scope, id).await
+    }
+
+    async fn current(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        scope: &Scope,
+        id: &str,
+    ) -> Result<Current> {
+        let mut sql = Sql::new(
+            "SELECT c.state, c.step, c.version, c.division_code, c.service_code, \
+             c.service_version, c.submitted_at, c.submit_key FROM cases c WHERE c.id = ",
+        );
+        sql.bind(id);
+        push_case_scope(&mut sql, scope);
+        let row = sql
+            .query(self.backend)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or(DbError::NotFound)?;
+        Ok(Current {
+            state: state_from(&row.try_get::<String, _>("state")?, row.try_get("step")?)?,
+            version: row.try_get("version")?,
+            division_code: row.try_get("division_code")?,
+            service_code: row.try_get("service_code")?,
+            service_version: row.try_get("service_version")?,
+            submitted_at: row.try_get("submitted_at")?,
+            submit_key: row.try_get("submit_key")?,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn apply(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        actor: &Actor,
+        scope: &Scope,
+        id: &str,
+        expected_version: i64,
+        action: &Action,
+        comment: Option<&str>,
+        submit_key: Option<&str>,
+    ) -> Result<()> {
+        let case = self.current(conn, scope, id).await?;
+        if case.version != expected_version {
+            return Err(DbError::Conflict {
+                current: case.version,
+            });
+        }
+        let service = sqlx::query(
+            "SELECT chain, notice_days, limit_days FROM service_versions \
+             WHERE code = $1 AND version = $2",
+        )
+        .bind(case.service_code.as_str())
+        .bind(case.service_version)
+        .fetch_one(&mut *conn)
+        .await?;
+        let chain = parse_chain(&service.try_get::<String, _>("chain")?)?;
+        let notice_days: i64 = service.try_get("notice_days")?;
+        let limit_days: i64 = service.try_get("limit_days")?;
+        let notice = u32::try_from(notice_days).unwrap_or(0);
+        let to = transition(case.state, &chain, notice, action)?;
+
+        let now = now_text();
+        let submitted_at = case
+            .submitted_at
+            .clone()
+            .or_else(|| matches!(action, Action::Submit).then(|| now.clone()));
+        let deadline = match (to, &submitted_at) {
+            (State::Submitted | State::InReview { .. }, Some(submitted)) => {
+                let calendar = load_calendar(conn).await?;
+                let history = events(conn, id).await?;
+                let pauses = pauses(&history, matches!(action, Action::Resubmit))?;
+                let limit = u32::try_from(limit_days).unwrap_or(0);
+                match calendar
+                    .deadline(shanghai_day(submitted)?, limit, &pauses)
+                    .map_err(|e| DbError::Corrupt(format!("case {id}: {e}")))?
+                {
+                    Deadline::Due { due, .. } => Some(date_text(due)),
+                    Deadline::Paused { .. } => None,
+                }
+            }
+            (State::Notice, _) => Some(date_text(today() + time::Duration::days(notice_days))),
+            _ => None,
+        };
+        let step_code = to
+            .step()
+            .and_then(|s| chain.get(s))
+            .map(|s: &Step| s.as_str());
+        let key = submit_key.map(str::to_owned).or(case.submit_key);
+        let done = sqlx::query(
+            "UPDATE cases SET state = $1, step = $2, step_code = $3, deadline = $4, \
+             submitted_at = $5, submit_key = $6, updated_at = $7, version = version + 1 \
+             WHERE id = $8 AND version = $9",
+        )
+        .bind(to.slug())
+        .bind(step_of(to))
+        .bind(step_code)
+        .bind(deadline.as_deref())
+        .bind(submitted_at.as_deref())
+        .bind(key.as_deref())
+        .bind(now.as_str())
+        .bind(id)
+        .bind(expected_version)
+        .execute(&mut *conn)
+        .await?;
+        if done.rows_affected() == 0 {
+            let current: i64 = sqlx::query_scalar("SELECT version FROM cases WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut *conn)
+                .await?;
+            return Err(DbError::Conflict { current });
+        }
+        let name = action_name(action);
+        let detail = action_detail(action);
+        let event_comment = match (&detail, comment) {
+            (Some(d), Some(c)) => Some(format!("{d}: {c}")),
+            (d, c) => d.clone().or(c.map(str::to_owned)),
+        };
+        insert_event(
+            conn,
+            id,
+            &case.division_code,
+            actor,
+            name,
+            Some(case.state),
+            to,
+            event_comment,
+        )
+        .await?;
+        audit::append(
+            conn,
+            &self.crypto,
+            actor,
+            &[Entry {
+                action: name,
+                entity: "case",
+                entity_id: id.to_owned(),
+                division_code: Some(case.division_code.clone()),
+                before: Some(json!({
+                    "state": case.state.slug(),
+                    "step": step_of(case.state),
+                    "version": case.version,
+                })),
+                after: Some(json!({
+                    "state": to.slug(),
+                    "step": step_of(to),
+                    "deadline": deadline,
+                    "detail": detail,
+                    "comment": comment,
+                    "version": case.version + 1,
+                })),
+            }],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// A case inside `scope`, with its events.
+    pub async fn case(&self, scope: &Scope, id: &str) -> Result<CaseRecord> {
+        let mut sql = Sql::new(CASE_SELECT);
+        sql.push("c.id = ").bind(id);
+        push_case_scope(&mut sql, scope);
+        let mut conn = self.pool.acquire().await?;
+        let row = sql
+            .query(self.backend)
+            .fetch_optional(&mut *conn)
+            .await?
+            .ok_or(DbError::NotFound)?;
+        let events = events(&mut conn, id).await?;
+        record(&row, events)
+    }
+
+    /// A person's cases inside `scope`, newest first.
+    pub async fn cases_for_person(
+        &self,
+        scope: &Scope,
+        person_id: &str,
+    ) -> Result<Vec<CaseSummary>> {
+        let mut sql = Sql::new(CASE_SELECT);
+        sql.push("c.person_id = ").bind(person_id);
+        push_case_scope(&mut sql, scope);
+        sql.push(" ORDER BY c.created_at DESC, c.id DESC");
+        let today = date_text(today());
+        sql.query(self.backend)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| summary(r, &today))
+            .collect()
+    }
+
+    /// The cases waiting at `step` inside `scope` (submitted or in review there), the earliest
+    /// deadline (so the overdue) first.
+    pub async fn queue(
+        &self,
+        scope: &Scope,
+        step: Step,
+        page: i64,
+        per_page: i64,
+    ) -> Result<Page<CaseSummary>> {
+        let page = page.max(1);
+        let per_page = per_page.max(1);
+        let filter = |sql: &mut Sql| {
+            sql.push("c.state IN ('submitted', 'in_review') AND c.step_code = ")
+                .bind(step.as_str());
+            push_case_scope(sql, scope);
+        };
+        let mut count = Sql::new("SELECT COUNT(*) FROM cases c WHERE ");
+        filter(&mut count);
+        let total: i64 = count
+            .query(self.backend)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
+        let mut sql = Sql::new(CASE_SELECT);
+        filter(&mut sql);
+        sql.push(" ORDER BY c.deadline, c.submitted_at, c.id LIMIT ")
+            .bind(per_page)
+            .push(" OFFSET ")
+            .bind((page - 1) * per_page);
+        let today = date_text(today());
+        let items = sql
+            .query(self.backend)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| summary(r, &today))
+            .collect::<Result<_>>()?;
+        Ok(Page {
+            items,
+            total,
+            page,
+            per_page,
+        })
+    }
+}
+
+async fn case_for_key(conn: &mut sqlx::AnyConnection, key: &str) -> Result<Option<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT id FROM cases WHERE submit_key = $1")
+            .bind(key)
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
+}
+
+/// The next number of the district's year: `510112-2026-000123`. Runs inside a write
+/// transaction, which orders writers, so two cases never draw the same number.
+async fn next_number(conn: &mut sqlx::AnyConnection, district: &str) -> Result<String> {
+    let year = i64::from(today().year());
+    let bumped = sqlx::query(
+        "UPDATE case_counters SET last = last + 1 WHERE district_code = $1 AND year = $2",
+    )
+    .bind(district)
+    .bind(year)
+    .execute(&mut *conn)
+    .await?;
+    if bumped.rows_affected() == 0 {
+        sqlx::query("INSERT INTO case_counters (district_code, year, last) VALUES ($1, $2, 1)")
+            .bind(district)
+            .bind(year)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let last: i64 =
+        sqlx::query_scalar("SELECT last FROM case_counters WHERE district_code = $1 AND year = $2")
+            .bind(district)
+            .bind(year)
+            .fetch_one(&mut *conn)
+            .await?;
+    Ok(format!("{district}-{year}-{last:06}"))
+}
