@@ -88,31 +88,25 @@ pub struct CaseEvent {
     pub comment: Option<String>,
 }
 
+/// A case in full: its summary (also reachable as fields, through `Deref`) and what only the
+/// case page needs.
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseRecord {
-    pub id: String,
-    pub number: String,
-    pub service_code: String,
-    pub service_version: i64,
-    pub person_id: String,
-    pub person_name: String,
-    pub rid_masked: String,
-    pub division_code: String,
+    #[serde(flatten)]
+    pub case: CaseSummary,
     pub filed_by: String,
-    pub channel: Channel,
-    pub state: State,
-    /// The review step holding the case (`street`, `district`, …), if any.
-    pub step_code: Option<String>,
-    /// `YYYY-MM-DD`: the last working day to decide while under review, the end of the notice
-    /// while in notice; `None` while the clock is stopped or there is none.
-    pub deadline: Option<String>,
-    pub version: i64,
     pub answers: Value,
-    pub created_at: String,
     pub updated_at: String,
-    pub submitted_at: Option<String>,
     /// Oldest first.
     pub events: Vec<CaseEvent>,
+}
+
+impl std::ops::Deref for CaseRecord {
+    type Target = CaseSummary;
+
+    fn deref(&self) -> &CaseSummary {
+        &self.case
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -261,25 +255,11 @@ fn parse_channel(s: &str) -> Result<Channel> {
 fn record(row: &sqlx::any::AnyRow, events: Vec<CaseEvent>) -> Result<CaseRecord> {
     let answers: String = row.try_get("answers")?;
     Ok(CaseRecord {
-        id: row.try_get("id")?,
-        number: row.try_get("number")?,
-        service_code: row.try_get("service_code")?,
-        service_version: row.try_get("service_version")?,
-        person_id: row.try_get("person_id")?,
-        person_name: row.try_get("person_name")?,
-        rid_masked: row.try_get("rid_masked")?,
-        division_code: row.try_get("division_code")?,
+        case: summary(row, &date_text(today()))?,
         filed_by: row.try_get("filed_by")?,
-        channel: parse_channel(&row.try_get::<String, _>("channel")?)?,
-        state: state_from(&row.try_get::<String, _>("state")?, row.try_get("step")?)?,
-        step_code: row.try_get("step_code")?,
-        deadline: row.try_get("deadline")?,
-        version: row.try_get("version")?,
         answers: serde_json::from_str(&answers)
             .map_err(|e| DbError::Corrupt(format!("answers: {e}")))?,
-        created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
-        submitted_at: row.try_get("submitted_at")?,
         events,
     })
 }

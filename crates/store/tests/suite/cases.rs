@@ -292,7 +292,7 @@ async fn the_same_submit_key_files_one_case(db: TestDb) {
         .submit_case(&actor, &scope, &other.id, 1, Some("form-456"))
         .await
         .unwrap();
-    assert_eq!((retried.id, retried.version), (done.id, done.version));
+    assert_eq!((&retried.id, retried.version), (&done.id, done.version));
     // Without a key, submitting twice is a stale version.
     let third = draft(&db, "cert-new", &pid, None).await;
     db.store
@@ -659,7 +659,7 @@ async fn a_returned_case_stops_the_clock_until_resubmitted(db: TestDb) {
         .unwrap();
     assert_eq!(back.state, State::InReview { step: 0 });
     // Returned and resubmitted the same day: at most that day is added.
-    let again = back.deadline.expect("running again");
+    let again = back.deadline.clone().expect("running again");
     assert!(again >= due, "{again} < {due}");
     assert_eq!(back.events.len(), 4);
     assert_eq!(case_audits(&db, &case.id).await, 4);
