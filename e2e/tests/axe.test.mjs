@@ -57,6 +57,26 @@ before(async () => {
   ids.resident = href.split('/').pop();
 }, { timeout: 120000 });
 
+// ---- the resident's one application, filed on first use
+let casePath;
+async function ensureCase(page) {
+  if (casePath) return casePath;
+  await page.goto(`${app.url}/services/wheelchair-fuel/apply`);
+  await page.locator('main input[type=radio]').first().check();
+  await page.locator('#confirm').check();
+  await Promise.all([page.waitForURL('**/me/cases/*'), page.locator('main form button[type=submit]').click()]);
+  casePath = new URL(page.url()).pathname;
+  return casePath;
+}
+
+// ---- the street reviewer opens the resident's application from the queue
+async function openReviewCase(page) {
+  if (!casePath) await ensureCase(await pageFor('resident'));
+  await page.goto(`${app.url}/staff/cases?step=street`);
+  await Promise.all([page.waitForNavigation(), page.locator('main table tbody a').first().click()]);
+  await page.locator('#decision-approve').waitFor();
+}
+
 // ---- pages: [role, name, how to get there, expected HTTP status, modes]
 // `go` is a path or an async function(page, mode) that ends on the page to check.
 const ALL = MODES.map((m) => m.key);
@@ -89,6 +109,19 @@ const PAGES = [
   ['resident', 'services with eligibility', '/services', 200, TWO],
   ['resident', 'a service item with its explanation', '/services/nursing-subsidy'],
   ['resident', 'portal home signed in', '/', 200, TWO],
+  ['resident', 'application form', '/services/wheelchair-fuel/apply'],
+  ['resident', 'application form with errors', async (page) => {
+    await page.goto(`${app.url}/services/wheelchair-fuel/apply`);
+    await Promise.all([page.waitForNavigation(), page.locator('main form button[type=submit]').click()]);
+    await page.locator('.error-summary').waitFor();
+  }, 200, TWO],
+  ['resident', 'my applications /me/cases', async (page) => {
+    await ensureCase(page);
+    await page.goto(`${app.url}/me/cases`);
+  }],
+  ['resident', 'an application and its timeline', async (page) => {
+    await page.goto(`${app.url}${await ensureCase(page)}`);
+  }],
   ['admin', 'dashboard /staff', '/staff'],
   ['admin', 'registry /staff/persons', '/staff/persons'],
   ['admin', 'registry search results', `/staff/persons?q=${encodeURIComponent(RESIDENT_NAME)}`],
@@ -127,6 +160,17 @@ const PAGES = [
   ['district', 'registry as district reviewer', '/staff/persons', 200, TWO],
   ['street', 'dashboard as street reviewer', '/staff', 200, TWO],
   ['street', 'person record as street reviewer', () => `/staff/persons/${ids.resident}`, 200, TWO],
+  ['street', 'review queue as street reviewer', '/staff/cases', 200, TWO],
+  ['street', 'a case to review, with its decision form', async (page) => {
+    await openReviewCase(page);
+  }],
+  ['street', 'a case decision with errors (empty submit)', async (page) => {
+    await openReviewCase(page);
+    await Promise.all([page.waitForNavigation(), page.locator('main form button[type=submit]').last().click()]);
+    await page.locator('.error-summary').waitFor();
+  }, 422, TWO],
+  ['district', 'review queue as district reviewer', '/staff/cases', 200, TWO],
+  ['admin', 'review queue, civil affairs step (step selector)', '/staff/cases?step=civil_affairs', 200, TWO],
   ['community', 'dashboard as community worker', '/staff', 200, TWO],
   ['community', 'registry as community worker', '/staff/persons', 200, TWO],
   ['community', 'person record as community worker', () => `/staff/persons/${ids.resident}`, 200, TWO],

@@ -80,6 +80,9 @@ fn nav_for(role: Role, lang: Lang, here: &str) -> Vec<NavItem> {
     if role.can_view_registry() {
         items.push(("/staff/persons", if zh { "残疾人名册" } else { "Registry" }));
     }
+    if crate::staff::can_review(role) && role != Role::Admin {
+        items.push(("/staff/cases", if zh { "待办审核" } else { "Review queue" }));
+    }
     if role.can_edit_registry() {
         items.push((
             "/staff/persons/new",

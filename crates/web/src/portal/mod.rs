@@ -7,6 +7,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use zhucan_store::PersonRecord;
 
+pub mod applications;
 pub mod services;
 
 use crate::AppState;
@@ -26,6 +27,13 @@ pub fn routes() -> Router<AppState> {
         .route("/prefs", get(auth::prefs))
         .route("/services", get(services::list))
         .route("/services/{code}", get(services::show))
+        .route(
+            "/services/{code}/apply",
+            get(applications::form).post(applications::submit),
+        )
+        .route("/me/cases", get(applications::list))
+        .route("/me/cases/{id}", get(applications::show))
+        .route("/me/cases/{id}/withdraw", post(applications::withdraw))
 }
 
 #[derive(Template)]

@@ -1,5 +1,7 @@
 //! The staff workbench: dashboard, registry, import/export, and the admin's outbox and audit log.
 
+mod cases;
+pub(crate) use cases::can_review;
 mod registry;
 pub(crate) use registry::PersonForm;
 mod transfer;
@@ -46,6 +48,9 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/import/reports/{file}", get(transfer::report))
         .route("/export", get(transfer::export_form).post(transfer::export))
+        .route("/cases", get(cases::queue))
+        .route("/cases/{id}", get(cases::show))
+        .route("/cases/{id}/decide", axum::routing::post(cases::decide))
         .route("/outbox", get(outbox))
         .route("/audit", get(audit))
 }

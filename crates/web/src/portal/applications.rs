@@ -1,0 +1,453 @@
+//! The residents' side of online applications: the application form for a service item, the
+//! list of a resident's (and their wards') cases, and one case's timeline, with withdrawal
+//! before the first review.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, State as AxState};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde_json::{Map, Value};
+use zhucan_core::{Lang, today_shanghai};
+use zhucan_crypto::random_token;
+use zhucan_services::{Action, AnswerKind, ServiceVersion, State, Step};
+use zhucan_store::{CaseEvent, CaseRecord, Channel, NewCase};
+
+use crate::AppState;
+use crate::ctx::Ctx;
+use crate::error::{AppError, AppResult};
+use crate::forms::FormErrors;
+use crate::render::{Layout, local_time, page};
+
+fn z(lang: Lang, zh: &str, en: &str) -> String {
+    if lang == Lang::Zh { zh } else { en }.to_owned()
+}
+
+/// The active version of the item `code`, or 404.
+fn service<'a>(state: &'a AppState, code: &str) -> AppResult<&'a ServiceVersion> {
+    let code = code.parse().map_err(|_| AppError::NotFound)?;
+    state
+        .catalog
+        .active_on(&code, today_shanghai())
+        .ok_or(AppError::NotFound)
+}
+
+/// (id, name) of each person the signed-in resident acts for.
+async fn own_people(state: &AppState, ctx: &Ctx) -> AppResult<Vec<(String, String)>> {
+    let ids = ctx.resident_persons()?.to_vec();
+    let (scope, actor) = (ctx.scope(), ctx.actor());
+    let mut people = Vec::with_capacity(ids.len());
+    for id in ids {
+        let p = state.store.view_person(&actor, &scope, &id).await?;
+        people.push((id, p.name.as_str().to_owned()));
+    }
+    Ok(people)
+}
+
+/// One question as the form shows it.
+pub struct QuestionView {
+    pub key: String,
+    pub text: String,
+    /// Radios (yes/no or choices) or a text input.
+    pub radios: bool,
+    /// (value, label) of each radio.
+    pub options: Vec<(String, String)>,
+    pub value: String,
+    pub error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "portal/apply.html")]
+struct ApplyPage<'a> {
+    l: Layout,
+    s: &'a ServiceVersion,
+    people: Vec<(String, String)>,
+    person: String,
+    questions: Vec<QuestionView>,
+    confirm: bool,
+    submit_key: String,
+    errors: FormErrors,
+}
+
+fn question_views(
+    s: &ServiceVersion,
+    lang: Lang,
+    answers: &BTreeMap<String, String>,
+    errors: &FormErrors,
+) -> Vec<QuestionView> {
+    s.questions()
+        .iter()
+        .map(|q| {
+            let key = q.key().to_owned();
+            let options = match q.kind() {
+                AnswerKind::Bool => vec![
+                    ("yes".to_owned(), z(lang, "是", "Yes")),
+                    ("no".to_owned(), z(lang, "否", "No")),
+                ],
+                AnswerKind::Choice => q
+                    .choices()
+                    .iter()
+                    .map(|c| (c.value.clone(), c.name(lang).to_owned()))
+                    .collect(),
+                AnswerKind::Text => Vec::new(),
+            };
+            QuestionView {
+                text: q.text(lang).to_owned(),
+                radios: q.kind() != AnswerKind::Text,
+                options,
+                value: answers.get(&key).cloned().unwrap_or_default(),
+                error: errors.get(&format!("q-{key}")).cloned(),
+                key,
+            }
+        })
+        .collect()
+}
+
+fn apply_title(s: &ServiceVersion) -> (String, String) {
+    (
+        format!("申请{}", s.name(Lang::Zh)),
+        format!("Apply: {}", s.name(Lang::En)),
+    )
+}
+
+/// `GET /services/{code}/apply`
+pub async fn form(
+    AxState(state): AxState<AppState>,
+    ctx: Ctx,
+    Path(code): Path<String>,
+) -> AppResult<Response> {
+    ctx.resident_persons()?;
+    let s = service(&state, &code)?;
+    let people = own_people(&state, &ctx).await?;
+    let errors = FormErrors::default();
+    let (zh, en) = apply_title(s);
+    page(&ApplyPage {
+        l: Layout::new(&ctx, &zh, &en),
+        questions: question_views(s, ctx.lang, &BTreeMap::new(), &errors),
+        person: people.first().map(|p| p.0.clone()).unwrap_or_default(),
+        people,
+        s,
+        confirm: false,
+        submit_key: random_token(16),
+        errors,
+    })
+}
+
+/// `POST /services/{code}/apply`: files and submits the case, once per `submit_key`.
+pub async fn submit(
+    AxState(state): AxState<AppState>,
+    ctx: Ctx,
+    Path(code): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_owned())
+            .unwrap_or_default()
+    };
+    ctx.check_csrf(&field("csrf"))?;
+    let persons = ctx.resident_persons()?.to_vec();
+    let s = service(&state, &code)?;
+    let submit_key = field("submit_key");
+    if submit_key.is_empty()
+        || submit_key.len() > 64
+        || !submit_key.chars().all(|c| c.is_ascii_alphanumeric())
+    {
+        return Err(AppError::BadRequest("submit_key".into()));
+    }
+    let lang = ctx.lang;
+    let mut errors = FormErrors::default();
+    let person = field("person");
+    if !persons.contains(&person) {
+        errors.add(
+            "person",
+            z(lang, "请选择为谁申请", "Choose who you are applying for"),
+        );
+    }
+    let mut raw = BTreeMap::new();
+    let mut answers = Map::new();
+    for q in s.questions().iter() {
+        let id = format!("q-{}", q.key());
+        let value = field(&format!("q_{}", q.key()));
+        let parsed = match q.kind() {
+            AnswerKind::Bool => match value.as_str() {
+                "yes" => Some(Value::Bool(true)),
+                "no" => Some(Value::Bool(false)),
+                _ => None,
+            },
+            AnswerKind::Choice => q
+                .choices()
+                .iter()
+                .any(|c| c.value == value)
+                .then(|| Value::String(value.clone())),
+            AnswerKind::Text => (!value.is_empty()).then(|| Value::String(value.clone())),
+        };
+        match parsed {
+            Some(v) => {
+                answers.insert(q.key().to_owned(), v);
+            }
+            None => errors.add(
+                &id,
+                format!(
+                    "{}{}",
+                    z(lang, "请回答：", "Answer the question: "),
+                    q.text(lang)
+                ),
+            ),
+        }
+        raw.insert(q.key().to_owned(), value);
+    }
+    let confirm = field("confirm") == "yes";
+    if !confirm {
+        errors.add(
+            "confirm",
+            z(
+                lang,
+                "请勾选“我确认以上信息真实”",
+                "Tick to confirm that the information is true",
+            ),
+        );
+    }
+    if !errors.is_empty() {
+        let people = own_people(&state, &ctx).await?;
+        let (zh, en) = apply_title(s);
+        let mut resp = page(&ApplyPage {
+            l: Layout::new(&ctx, &format!("错误：{zh}"), &format!("Error: {en}")),
+            questions: question_views(s, lang, &raw, &errors),
+            person,
+            people,
+            s,
+            confirm,
+            submit_key,
+            errors,
+        })?;
+        *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+        return Ok(resp);
+    }
+    let (actor, scope) = (ctx.actor(), ctx.scope());
+    let case = state
+        .store
+        .create_case(
+            &actor,
+            &scope,
+            NewCase {
+                service: s,
+                person_id: person,
+                channel: Channel::Portal,
+                answers: Value::Object(answers),
+                submit_key: Some(submit_key.clone()),
+            },
+        )
+        .await?;
+    let case = state
+        .store
+        .submit_case(&actor, &scope, &case.id, case.version, Some(&submit_key))
+        .await?;
+    Ok(Redirect::to(&format!("/me/cases/{}", case.id)).into_response())
+}
+
+/// The name of the item a case was filed under, in `lang`.
+fn item_name(state: &AppState, code: &str, version: i64, lang: Lang) -> String {
+    code.parse()
+        .ok()
+        .and_then(|c| state.catalog.version(&c, u32::try_from(version).ok()?))
+        .map(|s| s.name(lang).to_owned())
+        .unwrap_or_else(|| code.to_owned())
+}
+
+fn step_name(code: Option<&str>, lang: Lang) -> String {
+    code.and_then(|c| c.parse::<Step>().ok())
+        .map(|s| s.name(lang).to_owned())
+        .unwrap_or_default()
+}
+
+pub struct CaseRow {
+    pub id: String,
+    pub number: String,
+    pub item: String,
+    pub person: String,
+    pub state: String,
+    pub office: String,
+    pub deadline: String,
+    pub overdue: bool,
+}
+
+#[derive(Template)]
+#[template(path = "portal/cases.html")]
+struct CasesPage {
+    l: Layout,
+    cases: Vec<CaseRow>,
+}
+
+/// `GET /me/cases`: every case of the resident's people, newest first.
+pub async fn list(AxState(state): AxState<AppState>, ctx: Ctx) -> AppResult<Response> {
+    let persons = ctx.resident_persons()?.to_vec();
+    let scope = ctx.scope();
+    let mut all = Vec::new();
+    for id in &persons {
+        all.extend(state.store.cases_for_person(&scope, id).await?);
+    }
+    all.sort_by(|a, b| {
+        (b.created_at.as_str(), b.id.as_str()).cmp(&(a.created_at.as_str(), a.id.as_str()))
+    });
+    let lang = ctx.lang;
+    let cases = all
+        .into_iter()
+        .map(|c| CaseRow {
+            item: item_name(&state, &c.service_code, c.service_version, lang),
+            person: c.person_name.clone(),
+            state: c.state.label(lang).to_owned(),
+            office: step_name(c.step_code.as_deref(), lang),
+            deadline: c.deadline.clone().unwrap_or_default(),
+            overdue: c.overdue,
+            number: c.number,
+            id: c.id,
+        })
+        .collect();
+    page(&CasesPage {
+        l: Layout::new(&ctx, "我的申请", "My applications"),
+        cases,
+    })
+}
+
+pub struct TimelineItem {
+    pub when: String,
+    pub what: String,
+    pub who: String,
+}
+
+/// What an event did, in plain words.
+fn event_text(e: &CaseEvent, lang: Lang) -> String {
+    let (zh, en) = match e.action.as_str() {
+        "create" => ("填写了申请", "Application filled in"),
+        "submit" => ("提交了申请", "Application submitted"),
+        "withdraw" => ("撤回了申请", "Application withdrawn"),
+        "resubmit" => (
+            "补正材料后重新提交",
+            "Resubmitted with the missing material",
+        ),
+        "approve" => ("审核通过，转下一环节", "Approved at this step"),
+        "return" => ("退回补正", "Returned for correction"),
+        "reject" => ("不予批准", "Rejected"),
+        "send_back" => ("退回前一环节重新审核", "Sent back to an earlier step"),
+        "notice_ended" => ("公示期满", "Public notice ended"),
+        "objection_upheld" => ("公示异议成立", "Objection upheld"),
+        "fulfil" => ("已落实", "Fulfilled"),
+        "close" => ("已办结", "Closed"),
+        other => (other, other),
+    };
+    let mut text = z(lang, zh, en);
+    if matches!(e.action.as_str(), "return" | "reject" | "objection_upheld")
+        && let Some(c) = e.comment.as_deref().filter(|c| !c.is_empty())
+    {
+        text.push_str(if lang == Lang::Zh { "：" } else { ": " });
+        text.push_str(c);
+    }
+    text
+}
+
+/// The timeline: who did what and when, naming the office (never a staff member) for staff.
+fn timeline(record: &CaseRecord, chain: &[Step], lang: Lang) -> Vec<TimelineItem> {
+    let mut held_by: Option<i64> = None;
+    record
+        .events
+        .iter()
+        .map(|e| {
+            let who = match e.actor_role.as_str() {
+                "resident" => z(lang, "您", "You"),
+                "system" => z(lang, "系统", "The system"),
+                _ => held_by
+                    .or(e.step)
+                    .and_then(|i| chain.get(usize::try_from(i).ok()?))
+                    .map(|s| s.name(lang).to_owned())
+                    .unwrap_or_else(|| z(lang, "经办机构", "The office")),
+            };
+            held_by = e.step;
+            TimelineItem {
+                when: local_time(&e.at),
+                what: event_text(e, lang),
+                who,
+            }
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "portal/case.html")]
+struct CasePage {
+    l: Layout,
+    c: CaseRecord,
+    item: String,
+    state: String,
+    office: String,
+    timeline: Vec<TimelineItem>,
+    can_withdraw: bool,
+}
+
+/// `GET /me/cases/{id}`
+pub async fn show(
+    AxState(state): AxState<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    ctx.resident_persons()?;
+    let c = state.store.case(&ctx.scope(), &id).await?;
+    let lang = ctx.lang;
+    let chain: Vec<Step> = c
+        .service_code
+        .parse()
+        .ok()
+        .and_then(|code| {
+            state
+                .catalog
+                .version(&code, u32::try_from(c.service_version).ok()?)
+        })
+        .map(|s| s.chain().to_vec())
+        .unwrap_or_default();
+    let item = item_name(&state, &c.service_code, c.service_version, lang);
+    page(&CasePage {
+        l: Layout::new(
+            &ctx,
+            &format!("申请 {}", c.number),
+            &format!("Application {}", c.number),
+        ),
+        state: c.state.label(lang).to_owned(),
+        office: step_name(c.step_code.as_deref(), lang),
+        timeline: timeline(&c, &chain, lang),
+        can_withdraw: c.state == State::Submitted,
+        item,
+        c,
+    })
+}
+
+#[derive(serde::Deserialize)]
+pub struct WithdrawForm {
+    csrf: String,
+    version: i64,
+}
+
+/// `POST /me/cases/{id}/withdraw`: only before the first review.
+pub async fn withdraw(
+    AxState(state): AxState<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    Form(form): Form<WithdrawForm>,
+) -> AppResult<Response> {
+    ctx.check_csrf(&form.csrf)?;
+    ctx.resident_persons()?;
+    state
+        .store
+        .act_on_case(
+            &ctx.actor(),
+            &ctx.scope(),
+            &id,
+            form.version,
+            Action::Withdraw,
+            None,
+        )
+        .await?;
+    Ok(Redirect::to(&format!("/me/cases/{id}")).into_response())
+}

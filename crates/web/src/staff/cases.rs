@@ -1,0 +1,485 @@
+//! The reviewers' side of online applications: a queue per step within the caller's scope,
+//! a case with the eligibility explanation beside the decision form, and the decision itself.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use zhucan_core::{Lang, Role, today_shanghai};
+use zhucan_services::{Action, Answer, Decision, Evaluation, ServiceVersion, Step};
+use zhucan_store::{CaseRecord, CaseSummary, DbError, Page};
+
+use crate::AppState;
+use crate::ctx::Ctx;
+use crate::error::{AppError, AppResult};
+use crate::forms::FormErrors;
+use crate::i18n::Tr;
+use crate::render::{Layout, local_time, page, url_encode};
+
+const PER_PAGE: i64 = 25;
+
+/// The steps a role reviews; admin may view every step but decides none.
+fn steps_for(role: Role) -> Vec<Step> {
+    match role {
+        Role::Admin => Step::ALL.to_vec(),
+        Role::DistrictReviewer => vec![Step::District, Step::CivilAffairs, Step::Health],
+        Role::StreetReviewer => vec![Step::Street],
+        Role::CommunityWorker => vec![Step::Community],
+        Role::Provider | Role::Partner => Vec::new(),
+    }
+}
+
+fn may_decide(role: Role, step: Option<&str>) -> bool {
+    role != Role::Admin && step.is_some_and(|s| steps_for(role).iter().any(|st| st.slug() == s))
+}
+
+/// The roles with a review queue (the nav item and the pages).
+pub fn can_review(role: Role) -> bool {
+    !steps_for(role).is_empty()
+}
+
+/// A queue row with the deadline marks worked out.
+struct Row {
+    c: CaseSummary,
+    service_name: String,
+    due_soon: bool,
+}
+
+#[derive(Template)]
+#[template(path = "staff/cases.html")]
+struct QueuePage {
+    l: Layout,
+    steps: Vec<Step>,
+    step: Step,
+    rows: Vec<Row>,
+    results: Page<CaseSummary>,
+    done: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+pub struct QueueQuery {
+    #[serde(default)]
+    step: String,
+    page: Option<i64>,
+    done: Option<String>,
+}
+
+fn service_name(state: &AppState, c: &CaseSummary, lang: Lang) -> String {
+    c.service_code
+        .parse()
+        .ok()
+        .and_then(|code| {
+            state
+                .catalog
+                .version(&code, u32::try_from(c.service_version).unwrap_or(0))
+        })
+        .map_or_else(|| c.service_code.clone(), |s| s.name(lang).to_owned())
+}
+
+pub async fn queue(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<QueueQuery>,
+) -> AppResult<Response> {
+    let account = ctx.staff_with(can_review)?;
+    let steps = steps_for(account.role);
+    let step = if q.step.is_empty() {
+        steps[0]
+    } else {
+        *steps
+            .iter()
+            .find(|s| s.slug() == q.step)
+            .ok_or(AppError::Forbidden)?
+    };
+    let results = state
+        .store
+        .queue(&ctx.scope(), step, q.page.unwrap_or(1), PER_PAGE)
+        .await?;
+    let soon = (today_shanghai() + time::Duration::days(2)).to_string();
+    let rows = results
+        .items
+        .iter()
+        .map(|c| Row {
+            service_name: service_name(&state, c, ctx.lang),
+            due_soon: !c.overdue && c.deadline.as_deref().is_some_and(|d| d <= soon.as_str()),
+            c: c.clone(),
+        })
+        .collect();
+    page(&QueuePage {
+        l: Layout::new(&ctx, "待办审核", "Review queue"),
+        steps,
+        step,
+        rows,
+        results,
+        done: q.done,
+    })
+}
+
+/// One answer on the case page: the question's text and the answer in words.
+struct AnswerRow {
+    question: String,
+    answer: String,
+}
+
+#[derive(Template)]
+#[template(path = "staff/case.html")]
+struct CasePage {
+    l: Layout,
+    c: CaseRecord,
+    service_name: String,
+    state_label: String,
+    step_name: String,
+    answers: Vec<AnswerRow>,
+    events: Vec<(String, String, String, String)>,
+    evaluation: Option<Evaluation>,
+    can_decide: bool,
+    /// Earlier steps the case may be sent back to: (index, name).
+    earlier: Vec<(usize, String)>,
+    f: DecideForm,
+    errors: FormErrors,
+    conflict: bool,
+}
+
+#[derive(Deserialize, Default, Clone)]
+pub struct DecideForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    version: String,
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    missing: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    to_step: String,
+    #[serde(default)]
+    comment: String,
+}
+
+fn answer_of(v: &serde_json::Value) -> Option<Answer> {
+    match v {
+        serde_json::Value::Bool(b) => Some(Answer::Bool(*b)),
+        serde_json::Value::String(s) => Some(Answer::Text(s.clone())),
+        serde_json::Value::Number(n) => Some(Answer::Text(n.to_string())),
+        _ => None,
+    }
+}
+
+fn action_label(action: &str, t: Tr) -> String {
+    match action {
+        "create" => t.z("创建草稿", "Draft created"),
+        "submit" => t.z("提交申请", "Submitted"),
+        "withdraw" => t.z("撤回", "Withdrawn"),
+        "resubmit" => t.z("补正后重新提交", "Resubmitted after correction"),
+        "approve" => t.z("审核通过", "Approved"),
+        "return" => t.z("退回补正", "Returned for correction"),
+        "reject" => t.z("不予批准", "Rejected"),
+        "send_back" => t.z("退回上一环节", "Sent back"),
+        "notice_ended" => t.z("公示结束", "Notice ended"),
+        "objection_upheld" => t.z("异议成立", "Objection upheld"),
+        "fulfil" => t.z("落实", "Fulfilled"),
+        "close" => t.z("办结", "Closed"),
+        other => return other.to_owned(),
+    }
+    .to_owned()
+}
+
+async fn render_case(
+    state: &AppState,
+    ctx: &Ctx,
+    c: CaseRecord,
+    f: DecideForm,
+    errors: FormErrors,
+    conflict: bool,
+) -> AppResult<Response> {
+    let account = ctx.staff_with(can_review)?;
+    let t = Tr { lang: ctx.lang };
+    let service: Option<&ServiceVersion> = c.service_code.parse().ok().and_then(|code| {
+        state
+            .catalog
+            .version(&code, u32::try_from(c.service_version).unwrap_or(0))
+    });
+    let answers = c
+        .answers
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    let q = service.and_then(|s| s.questions().get(k));
+                    let answer = match v {
+                        serde_json::Value::Bool(true) => t.z("是", "Yes").to_owned(),
+                        serde_json::Value::Bool(false) => t.z("否", "No").to_owned(),
+                        serde_json::Value::String(s) => q
+                            .and_then(|q| q.choices().iter().find(|ch| ch.value == *s))
+                            .map_or_else(|| s.clone(), |ch| ch.name(ctx.lang).to_owned()),
+                        other => other.to_string(),
+                    };
+                    AnswerRow {
+                        question: q.map_or_else(|| k.clone(), |q| q.text(ctx.lang).to_owned()),
+                        answer,
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let evaluation = match service {
+        Some(s) => match state
+            .store
+            .view_person(&ctx.actor(), &ctx.scope(), &c.person_id)
+            .await
+        {
+            Ok(p) => {
+                let mut facts = crate::portal::services::facts_of(&p, today_shanghai());
+                if let Some(m) = c.answers.as_object() {
+                    for (k, v) in m {
+                        if let Some(a) = answer_of(v) {
+                            facts = facts.with_answer(k, a);
+                        }
+                    }
+                }
+                Some(s.eligibility_rule().evaluate(&facts))
+            }
+            Err(DbError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        },
+        None => None,
+    };
+    let chain: Vec<Step> = service.map(|s| s.chain().to_vec()).unwrap_or_default();
+    let earlier = c
+        .state
+        .step()
+        .map(|at| {
+            chain
+                .iter()
+                .take(at)
+                .enumerate()
+                .map(|(i, s)| (i, s.name(ctx.lang).to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let step_name = c
+        .step_code
+        .as_deref()
+        .and_then(Step::from_slug)
+        .map_or_else(|| "—".to_owned(), |s| s.name(ctx.lang).to_owned());
+    let events = c
+        .events
+        .iter()
+        .map(|e| {
+            (
+                local_time(&e.at),
+                action_label(&e.action, t),
+                e.to_state.clone(),
+                e.comment.clone().unwrap_or_default(),
+            )
+        })
+        .map(|(at, action, to, comment)| {
+            let to = match to.as_str() {
+                "draft" => zhucan_services::State::Draft,
+                "submitted" => zhucan_services::State::Submitted,
+                "in_review" => zhucan_services::State::InReview { step: 0 },
+                "returned" => zhucan_services::State::Returned { step: 0 },
+                "notice" => zhucan_services::State::Notice,
+                "approved" => zhucan_services::State::Approved,
+                "fulfilled" => zhucan_services::State::Fulfilled,
+                "closed" => zhucan_services::State::Closed,
+                "rejected" => zhucan_services::State::Rejected,
+                "withdrawn" => zhucan_services::State::Withdrawn,
+                _ => return (at, action, to, comment),
+            };
+            (at, action, to.label(ctx.lang).to_owned(), comment)
+        })
+        .collect();
+    let can_decide = may_decide(account.role, c.step_code.as_deref())
+        && matches!(
+            c.state,
+            zhucan_services::State::Submitted | zhucan_services::State::InReview { .. }
+        );
+    let status = if conflict {
+        StatusCode::CONFLICT
+    } else if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let f = DecideForm {
+        version: c.version.to_string(),
+        ..f
+    };
+    let body = page(&CasePage {
+        l: Layout::new(ctx, "办件审核", "Case review"),
+        service_name: service
+            .map_or_else(|| c.service_code.clone(), |s| s.name(ctx.lang).to_owned()),
+        state_label: c.state.label(ctx.lang).to_owned(),
+        step_name,
+        answers,
+        events,
+        evaluation,
+        can_decide,
+        earlier,
+        f,
+        errors,
+        conflict,
+        c,
+    })?;
+    Ok((status, body).into_response())
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    ctx.staff_with(can_review)?;
+    let c = state.store.case(&ctx.scope(), &id).await?;
+    render_case(
+        &state,
+        &ctx,
+        c,
+        DecideForm::default(),
+        FormErrors::default(),
+        false,
+    )
+    .await
+}
+
+/// The step code the case was at in `version`, from its events: the case is created at
+/// version 1 with an event, and every later event made the next version.
+fn step_seen(state: &AppState, c: &CaseRecord, version: i64) -> Option<String> {
+    let event = c.events.get(usize::try_from(version - 1).ok()?)?;
+    if !matches!(event.to_state.as_str(), "submitted" | "in_review") {
+        return None;
+    }
+    let step = usize::try_from(event.step.unwrap_or(0)).ok()?;
+    let service = state.catalog.version(
+        &c.service_code.parse().ok()?,
+        u32::try_from(c.service_version).ok()?,
+    )?;
+    service.chain().get(step).map(|s| s.slug().to_owned())
+}
+
+pub async fn decide(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    Form(f): Form<DecideForm>,
+) -> AppResult<Response> {
+    ctx.check_csrf(&f.csrf)?;
+    let account = ctx.staff_with(can_review)?;
+    let t = Tr { lang: ctx.lang };
+    let scope = ctx.scope();
+    let c = state.store.case(&scope, &id).await?;
+    let Some(version) = f.version.trim().parse::<i64>().ok() else {
+        return Err(AppError::BadRequest("version".into()));
+    };
+    // Decided by someone else since the form was shown: say so before anything else, since
+    // the case may since have moved to a step this reviewer does not hold.
+    if version != c.version && may_decide(account.role, step_seen(&state, &c, version).as_deref()) {
+        return render_case(
+            &state,
+            &ctx,
+            c,
+            DecideForm::default(),
+            FormErrors::default(),
+            true,
+        )
+        .await;
+    }
+    if !may_decide(account.role, c.step_code.as_deref()) {
+        return Err(AppError::Forbidden);
+    }
+    let mut errors = FormErrors::default();
+    let decision = match f.decision.as_str() {
+        "approve" => Some(Decision::Approve),
+        "return" => {
+            let missing: Vec<String> = f
+                .missing
+                .lines()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+            if missing.is_empty() {
+                errors.add(
+                    "missing",
+                    t.z("请写明需要补正的材料或信息", "Say what is missing"),
+                );
+            }
+            Some(Decision::ReturnForCorrection { missing })
+        }
+        "reject" => {
+            if f.reason.trim().is_empty() {
+                errors.add(
+                    "reason",
+                    t.z("请写明不予批准的理由", "Give the reason for rejecting"),
+                );
+            }
+            Some(Decision::Reject {
+                reason: f.reason.trim().to_owned(),
+            })
+        }
+        "send_back" => match f.to_step.trim().parse::<usize>() {
+            Ok(to_step) => Some(Decision::SendBack { to_step }),
+            Err(_) => {
+                errors.add(
+                    "to_step",
+                    t.z("请选择退回到哪个环节", "Choose the step to send it back to"),
+                );
+                None
+            }
+        },
+        _ => {
+            errors.add(
+                "decision-approve",
+                t.z("请选择审核决定", "Choose a decision"),
+            );
+            None
+        }
+    };
+    let (Some(decision), true) = (decision, errors.is_empty()) else {
+        return render_case(&state, &ctx, c, f, errors, false).await;
+    };
+    let comment = f.comment.trim();
+    let comment = (!comment.is_empty()).then_some(comment);
+    let step = c.step_code.clone().unwrap_or_default();
+    match state
+        .store
+        .act_on_case(
+            &ctx.actor(),
+            &scope,
+            &id,
+            version,
+            Action::Decide(decision),
+            comment,
+        )
+        .await
+    {
+        Ok(done) => Ok(Redirect::to(&format!(
+            "/staff/cases?step={}&done={}",
+            url_encode(&step),
+            url_encode(&done.number)
+        ))
+        .into_response()),
+        Err(DbError::Conflict { .. }) => {
+            let latest = state.store.case(&scope, &id).await?;
+            render_case(
+                &state,
+                &ctx,
+                latest,
+                DecideForm::default(),
+                FormErrors::default(),
+                true,
+            )
+            .await
+        }
+        Err(DbError::Transition(e)) => {
+            errors.add("decision-approve", e.message(ctx.lang));
+            render_case(&state, &ctx, c, f, errors, false).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
