@@ -31,11 +31,16 @@ impl Layout {
     pub fn new(ctx: &Ctx, title_zh: &str, title_en: &str) -> Layout {
         let t = Tr { lang: ctx.lang };
         let (user, staff, role) = match &ctx.principal {
-            Principal::Staff(a) => (
-                Some(format!("{} ({})", a.display_name, a.role.name(ctx.lang))),
-                true,
-                Some(a.role),
-            ),
+            Principal::Staff(a) => {
+                // An account named after its role (the demo's "系统管理员") is shown once.
+                let role = a.role.name(ctx.lang);
+                let label = if a.display_name == role {
+                    role.to_owned()
+                } else {
+                    format!("{} ({role})", a.display_name)
+                };
+                (Some(label), true, Some(a.role))
+            }
             Principal::Resident { .. } => (Some(t.z("居民", "Resident").to_owned()), false, None),
             Principal::Anonymous => (None, false, None),
         };
