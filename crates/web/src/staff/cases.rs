@@ -55,6 +55,8 @@ struct QueuePage {
     step: Step,
     rows: Vec<Row>,
     results: Page<CaseSummary>,
+    /// The queue's URL up to `page=`, for the paging links.
+    page_base: String,
     done: Option<String>,
 }
 
@@ -110,6 +112,7 @@ pub async fn queue(
     page(&QueuePage {
         l: Layout::new(&ctx, "待办审核", "Review queue"),
         steps,
+        page_base: format!("/staff/cases?step={}&", step.slug()),
         step,
         rows,
         results,

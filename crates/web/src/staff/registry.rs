@@ -79,7 +79,8 @@ struct ListPage {
     q: ListQuery,
     results: Page<PersonSummary>,
     divisions: Vec<Division>,
-    base_query: String,
+    /// The list's URL with its filters, up to `page=`, for the paging links.
+    page_base: String,
     categories: [Category; 7],
     grades: Vec<Grade>,
     households: [HouseholdStatus; 5],
@@ -107,7 +108,7 @@ pub async fn list(
     page(&ListPage {
         l: Layout::new(&ctx, "残疾人名册", "Registry of disabled residents"),
         divisions: divisions_in_scope(&state, &account.scope).await?,
-        base_query: q.without_page(),
+        page_base: format!("/staff/persons?{}", q.without_page()),
         q,
         results,
         categories: Category::ALL,
