@@ -144,11 +144,27 @@ pub async fn staff_login_form(
     ctx: Ctx,
     Query(q): Query<NextQuery>,
 ) -> AppResult<Response> {
+    staff_login_page(
+        &ctx,
+        &state,
+        FormErrors::default(),
+        String::new(),
+        q.next.as_deref(),
+    )
+}
+
+fn staff_login_page(
+    ctx: &Ctx,
+    state: &AppState,
+    errors: FormErrors,
+    username: String,
+    next: Option<&str>,
+) -> AppResult<Response> {
     page(&StaffLoginPage {
-        l: Layout::new(&ctx, "工作人员登录", "Staff sign-in"),
-        errors: FormErrors::default(),
-        username: String::new(),
-        next: local_path(q.next.as_deref(), "/staff"),
+        l: Layout::new(ctx, "工作人员登录", "Staff sign-in"),
+        errors,
+        username,
+        next: local_path(next, "/staff"),
         demo: state.config.demo,
     })
 }
@@ -219,13 +235,7 @@ pub async fn staff_login(
             ),
         );
     }
-    page(&StaffLoginPage {
-        l: Layout::new(&ctx, "工作人员登录", "Staff sign-in"),
-        errors,
-        username,
-        next: local_path(form.next.as_deref(), "/staff"),
-        demo: state.config.demo,
-    })
+    staff_login_page(&ctx, &state, errors, username, form.next.as_deref())
 }
 
 #[derive(Template)]
