@@ -3,3 +3,4 @@ mod auth;
 mod bulk;
 mod cases;
 mod persons;
+mod workflow;

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use zhucan_core::{Lang, Role, today_shanghai};
-use zhucan_services::{Action, Answer, Decision, Evaluation, ServiceVersion, Step};
+use zhucan_services::{Action, Decision, Evaluation, ServiceVersion, Step};
 use zhucan_store::{CaseRecord, CaseSummary, DbError, Page};
 
 use crate::AppState;
@@ -163,15 +163,6 @@ pub struct DecideForm {
     comment: String,
 }
 
-fn answer_of(v: &serde_json::Value) -> Option<Answer> {
-    match v {
-        serde_json::Value::Bool(b) => Some(Answer::Bool(*b)),
-        serde_json::Value::String(s) => Some(Answer::Text(s.clone())),
-        serde_json::Value::Number(n) => Some(Answer::Text(n.to_string())),
-        _ => None,
-    }
-}
-
 fn action_label(action: &str, t: Tr) -> String {
     match action {
         "create" => t.z("创建草稿", "Draft created"),
@@ -235,17 +226,10 @@ async fn render_case(
             .view_person(&ctx.actor(), &ctx.scope(), &c.person_id)
             .await
         {
-            Ok(p) => {
-                let mut facts = crate::portal::services::facts_of(&p, today_shanghai());
-                if let Some(m) = c.answers.as_object() {
-                    for (k, v) in m {
-                        if let Some(a) = answer_of(v) {
-                            facts = facts.with_answer(k, a);
-                        }
-                    }
-                }
-                Some(s.eligibility_rule().evaluate(&facts))
-            }
+            Ok(p) => Some(
+                s.eligibility_rule()
+                    .evaluate(&c.facts_for(&p, today_shanghai())),
+            ),
             Err(DbError::NotFound) => None,
             Err(e) => return Err(e.into()),
         },
