@@ -25,8 +25,8 @@ pub use catalog::{
 };
 pub use eligibility::{ClauseResult, Construct, Evaluation, Rule, RuleError, ValueType};
 pub use facts::{
-    Answer, AnswerKind, CertificateFacts, Choice, FACTS, FactDoc, FactKind, FactValue, Facts,
-    Person, Question, QuestionDraft, Questions, Vocabulary, fact,
+    Answer, AnswerError, AnswerKind, CertificateFacts, Choice, FACTS, FactDoc, FactKind, FactValue,
+    Facts, Person, Question, QuestionDraft, Questions, Vocabulary, fact,
 };
 
 /// A value outside a closed vocabulary (step, group, answer kind, ...).
