@@ -152,6 +152,7 @@ fn detail(state: &AppState, ctx: &Ctx, c: CaseRecord) -> CaseDetail {
 #[utoipa::path(
     get,
     path = "/cases",
+    operation_id = "list_cases",
     tag = "cases",
     params(super::LangQuery),
     responses(
@@ -176,6 +177,7 @@ pub(super) async fn list(State(state): State<AppState>, ctx: ApiCtx) -> ApiResul
 #[utoipa::path(
     get,
     path = "/cases/{id}",
+    operation_id = "show_case",
     tag = "cases",
     params(("id" = String, Path, description = "The case's id"), super::LangQuery),
     responses(
@@ -252,6 +254,7 @@ fn submit_key(ctx: &ApiCtx, headers: &HeaderMap) -> Result<String, ApiError> {
 #[utoipa::path(
     post,
     path = "/cases",
+    operation_id = "create_case",
     tag = "cases",
     params(
         ("Idempotency-Key" = String, Header, description = "A unique key per application (up to 128 characters); send the same key when retrying"),
@@ -349,6 +352,7 @@ pub(super) struct Withdraw {
 #[utoipa::path(
     post,
     path = "/cases/{id}/withdraw",
+    operation_id = "withdraw_case",
     tag = "cases",
     params(("id" = String, Path, description = "The case's id"), super::LangQuery),
     request_body = Withdraw,

@@ -75,6 +75,7 @@ fn parse_filter(q: &ListQuery) -> Result<PersonFilter, AppError> {
 #[utoipa::path(
     get,
     path = "/persons",
+    operation_id = "list_persons",
     tag = "registry",
     params(ListQuery),
     responses(
@@ -104,6 +105,7 @@ pub(super) async fn list(
 #[utoipa::path(
     get,
     path = "/persons/{id}",
+    operation_id = "show_person",
     tag = "registry",
     params(("id" = String, Path, description = "The person's id")),
     responses(
@@ -136,6 +138,7 @@ fn parse_body(form: &PersonForm, ctx: &Ctx) -> Result<zhucan_store::PersonInput,
 #[utoipa::path(
     post,
     path = "/persons",
+    operation_id = "create_person",
     tag = "registry",
     request_body(content = ref("#/components/schemas/PersonForm"), content_type = "application/json"),
     responses(
@@ -164,6 +167,7 @@ pub(super) async fn create(
 #[utoipa::path(
     put,
     path = "/persons/{id}",
+    operation_id = "update_person",
     tag = "registry",
     params(("id" = String, Path, description = "The person's id")),
     request_body(content = ref("#/components/schemas/PersonForm"), content_type = "application/json"),
@@ -202,6 +206,7 @@ pub(super) async fn update(
 #[utoipa::path(
     get,
     path = "/me",
+    operation_id = "my_records",
     tag = "resident",
     responses(
         (status = 200, description = "The records", body = ref("#/components/schemas/MyRecords")),

@@ -139,6 +139,7 @@ pub(super) struct ServiceDetail {
 #[utoipa::path(
     get,
     path = "/services",
+    operation_id = "list_services",
     tag = "services",
     responses((status = 200, description = "The items in force today", body = ServiceList))
 )]
@@ -157,6 +158,7 @@ pub(super) async fn list(State(state): State<AppState>) -> Json<ServiceList> {
 #[utoipa::path(
     get,
     path = "/services/{code}",
+    operation_id = "show_service",
     tag = "services",
     params(("code" = String, Path, description = "The item's code, e.g. `wheelchair-fuel`")),
     responses(
@@ -235,6 +237,7 @@ pub(super) struct Eligibility {
 #[utoipa::path(
     get,
     path = "/services/{code}/eligibility",
+    operation_id = "check_eligibility",
     tag = "services",
     params(("code" = String, Path, description = "The item's code"), EligibilityQuery, super::LangQuery),
     responses(

@@ -33,6 +33,7 @@ pub(super) struct CodeSent {
 #[utoipa::path(
     post,
     path = "/session/code",
+    operation_id = "request_code",
     tag = "session",
     params(super::LangQuery),
     request_body = CodeRequest,
@@ -81,6 +82,7 @@ pub(super) struct Token {
 #[utoipa::path(
     post,
     path = "/session",
+    operation_id = "sign_in",
     tag = "session",
     params(super::LangQuery),
     request_body = SignIn,
@@ -126,6 +128,7 @@ pub(super) async fn sign_in(
 #[utoipa::path(
     delete,
     path = "/session",
+    operation_id = "sign_out",
     tag = "session",
     responses(
         (status = 204, description = "Signed out (also when no session was live)"),
