@@ -7,7 +7,8 @@ use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{Method, Request, StatusCode};
 use serde_json::{Value, json};
 use zhucan_core::{Category, CertificateNo, Grade, Phone, Role};
-use zhucan_store::PersonInput;
+use zhucan_services::{Action, Decision};
+use zhucan_store::{Actor, PersonInput, Scope};
 
 use crate::common::*;
 
@@ -458,4 +459,56 @@ async fn sign_in_codes_are_rate_limited_like_the_portal() {
             .status;
     }
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_timeline_names_the_office_never_the_reviewer() {
+    let app = App::new().await;
+    let input = wheelchair_user(71, "何平");
+    let person_id = app.person(&input).await;
+    let mut m = mobile(&app, input.phone.as_ref().unwrap()).await;
+    let filed = m
+        .apply(
+            &person_id,
+            json!({ "owns_motorised_wheelchair": true }),
+            "t-1",
+        )
+        .await
+        .json();
+    let id = filed["id"].as_str().unwrap();
+    let reviewer = Actor {
+        id: "account:street_wang".into(),
+        role: Role::StreetReviewer.slug().into(),
+        client: None,
+    };
+    app.store
+        .act_on_case(
+            &reviewer,
+            &Scope::All,
+            id,
+            filed["version"].as_i64().unwrap(),
+            Action::Decide(Decision::ReturnForCorrection {
+                missing: vec!["机动轮椅车行驶证".into()],
+            }),
+            None,
+        )
+        .await
+        .unwrap();
+
+    let resp = m.get(&format!("/api/v1/cases/{id}")).await;
+    assert_eq!(resp.status, StatusCode::OK);
+    assert!(!resp.body.contains("street_wang"), "{}", resp.body);
+    let case = resp.json();
+    assert_eq!(case["state"], "returned");
+    assert_eq!(case["state_label"], "待补正");
+    assert_eq!(case["office"], "街道审核");
+    assert_eq!(case["deadline"], Value::Null, "the clock pauses");
+    assert_eq!(case["can_withdraw"], false);
+    let last = case["timeline"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["action"], "return");
+    assert_eq!(last["by"], "街道审核");
+    assert!(
+        last["text"].as_str().unwrap().contains("机动轮椅车行驶证"),
+        "{last}"
+    );
 }
