@@ -29,8 +29,8 @@ pub use catalog::{
 pub use documents::{DocumentError, DocumentKind, MAX_DOCUMENT_BYTES, check_document};
 pub use eligibility::{ClauseResult, Construct, Evaluation, Rule, RuleError, ValueType};
 pub use facts::{
-    Answer, AnswerKind, CertificateFacts, Choice, FACTS, FactDoc, FactKind, FactValue, Facts,
-    Person, Question, QuestionDraft, Questions, Vocabulary, fact,
+    Answer, AnswerError, AnswerKind, CertificateFacts, Choice, FACTS, FactDoc, FactKind, FactValue,
+    Facts, Person, Question, QuestionDraft, Questions, Vocabulary, fact,
 };
 pub use outcome::{
     Award, CertificateAction, CertificateEffect, HeldCertificate, Needs, Outcome, OutcomeError,

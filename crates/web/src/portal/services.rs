@@ -3,10 +3,8 @@
 //! explained clause by clause.
 
 use askama::Template;
-use axum::Json;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use axum::response::Response;
 use time::Date;
 use zhucan_core::{Lang, today_shanghai};
 use zhucan_services::{Evaluation, ServiceVersion};
@@ -96,36 +94,4 @@ pub async fn show(
         signed_in: !records.is_empty(),
         s,
     })
-}
-
-/// `GET /api/v1/services`: the items in force today, in both languages.
-pub async fn api_list(State(state): State<AppState>) -> Response {
-    let services: Vec<_> = state
-        .catalog
-        .services_on(today_shanghai())
-        .into_iter()
-        .map(|s| {
-            let both =
-                |f: &dyn Fn(Lang) -> String| json!({ "zh-CN": f(Lang::Zh), "en": f(Lang::En) });
-            json!({
-                "code": s.code().as_str(),
-                "version": s.version(),
-                "effective_from": s.effective_from().to_string(),
-                "name": both(&|l| s.name(l).to_owned()),
-                "group": s.group().slug(),
-                "who": both(&|l| s.who(l).to_owned()),
-                "chain": s.chain().iter().map(|step| step.slug()).collect::<Vec<_>>(),
-                "notice_days": s.notice_days(),
-                "limit_working_days": s.limit_days(),
-                "materials": s.materials().iter().map(|m| json!({
-                    "name": both(&|l| m.name(l).to_owned()), "required": m.required,
-                })).collect::<Vec<_>>(),
-                "amount": both(&|l| s.amount().text(l)),
-                "eligibility_rule": s.eligibility_rule().source(),
-                "proactive": s.proactive(),
-                "cross_province": s.cross_province(),
-            })
-        })
-        .collect();
-    Json(json!({ "services": services })).into_response()
 }

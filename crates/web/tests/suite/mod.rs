@@ -1,5 +1,7 @@
 mod access;
 mod api;
+mod api_cases;
+mod api_openapi;
 mod applications;
 mod auth;
 mod ops;
