@@ -13,7 +13,6 @@ use super::{ApiCtx, ApiResult};
 use crate::AppState;
 use crate::error::AppError;
 use crate::portal::applications::service;
-use crate::portal::services::facts_of;
 
 /// A text in both languages.
 #[derive(Serialize, ToSchema)]
@@ -276,7 +275,7 @@ pub(super) async fn eligibility(
         .store
         .view_person(&ctx.actor(), &ctx.scope(), &person_id)
         .await?;
-    let evaluation = s.eligibility_rule().evaluate(&facts_of(&record, today));
+    let evaluation = s.eligibility_rule().evaluate(&record.facts(today));
     Ok(Json(Eligibility {
         service_code: s.code().as_str().to_owned(),
         person_name: record.name.as_str().to_owned(),
