@@ -12,6 +12,7 @@ mod ops;
 mod portal;
 mod render;
 mod staff;
+mod timers;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -91,10 +92,12 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let outbox = tokio::spawn(ops::deliver_notifications(state.store.clone()));
+    let due = tokio::spawn(timers::run_due_work(state.store.clone()));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     outbox.abort();
+    due.abort();
     result
 }

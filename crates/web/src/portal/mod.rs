@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use zhucan_store::PersonRecord;
 
 pub mod applications;
+mod notice;
 pub mod services;
 
 use crate::AppState;
@@ -34,6 +35,11 @@ pub fn routes() -> Router<AppState> {
         .route("/me/cases", get(applications::list))
         .route("/me/cases/{id}", get(applications::show))
         .route("/me/cases/{id}/withdraw", post(applications::withdraw))
+        .route("/notice", get(notice::list))
+        .route(
+            "/notice/{case}/objection",
+            get(notice::objection_form).post(notice::object),
+        )
 }
 
 #[derive(Template)]

@@ -8,3 +8,4 @@ mod ops;
 mod registry;
 mod review;
 mod services;
+mod workflow;
