@@ -25,11 +25,12 @@ fn z(lang: Lang, zh: &str, en: &str) -> String {
 }
 
 /// The active version of the item `code`, or 404.
-fn service<'a>(state: &'a AppState, code: &str) -> AppResult<&'a ServiceVersion> {
+fn service(state: &AppState, code: &str) -> AppResult<ServiceVersion> {
     let code = code.parse().map_err(|_| AppError::NotFound)?;
     state
-        .catalog
+        .catalog()
         .active_on(&code, today_shanghai())
+        .cloned()
         .ok_or(AppError::NotFound)
 }
 
@@ -118,7 +119,7 @@ pub async fn form(
     Path(code): Path<String>,
 ) -> AppResult<Response> {
     ctx.resident_persons()?;
-    let s = service(&state, &code)?;
+    let s = &service(&state, &code)?;
     let people = own_people(&state, &ctx).await?;
     let errors = FormErrors::default();
     let (zh, en) = apply_title(s);
@@ -150,7 +151,7 @@ pub async fn submit(
     };
     ctx.check_csrf(&field("csrf"))?;
     let persons = ctx.resident_persons()?.to_vec();
-    let s = service(&state, &code)?;
+    let s = &service(&state, &code)?;
     let submit_key = field("submit_key");
     if submit_key.is_empty()
         || submit_key.len() > 64
@@ -253,7 +254,12 @@ pub async fn submit(
 fn item_name(state: &AppState, code: &str, version: i64, lang: Lang) -> String {
     code.parse()
         .ok()
-        .and_then(|c| state.catalog.version(&c, u32::try_from(version).ok()?))
+        .and_then(|c| {
+            state
+                .catalog()
+                .version(&c, u32::try_from(version).ok()?)
+                .cloned()
+        })
         .map(|s| s.name(lang).to_owned())
         .unwrap_or_else(|| code.to_owned())
 }
@@ -402,10 +408,10 @@ pub async fn show(
         .ok()
         .and_then(|code| {
             state
-                .catalog
+                .catalog()
                 .version(&code, u32::try_from(c.service_version).ok()?)
+                .map(|s| s.chain().to_vec())
         })
-        .map(|s| s.chain().to_vec())
         .unwrap_or_default();
     let item = item_name(&state, &c.service_code, c.service_version, lang);
     page(&CasePage {

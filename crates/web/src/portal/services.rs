@@ -88,8 +88,8 @@ struct ListPage<'a> {
 pub async fn list(State(state): State<AppState>, ctx: Ctx) -> AppResult<Response> {
     let today = today_shanghai();
     let records = own_records(&state, &ctx).await?;
-    let services = state
-        .catalog
+    let catalog = state.catalog();
+    let services = catalog
         .services_on(today)
         .into_iter()
         .map(|s| (s, assess(s, &records, today)))
@@ -117,10 +117,8 @@ pub async fn show(
 ) -> AppResult<Response> {
     let today = today_shanghai();
     let code = code.parse().map_err(|_| AppError::NotFound)?;
-    let s = state
-        .catalog
-        .active_on(&code, today)
-        .ok_or(AppError::NotFound)?;
+    let catalog = state.catalog();
+    let s = catalog.active_on(&code, today).ok_or(AppError::NotFound)?;
     let records = own_records(&state, &ctx).await?;
     page(&ItemPage {
         l: Layout::new(&ctx, s.name(Lang::Zh), s.name(Lang::En)),
@@ -133,7 +131,7 @@ pub async fn show(
 /// `GET /api/v1/services`: the items in force today, in both languages.
 pub async fn api_list(State(state): State<AppState>) -> Response {
     let services: Vec<_> = state
-        .catalog
+        .catalog()
         .services_on(today_shanghai())
         .into_iter()
         .map(|s| {

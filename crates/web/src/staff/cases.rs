@@ -69,14 +69,11 @@ pub struct QueueQuery {
 }
 
 fn service_name(state: &AppState, c: &CaseSummary, lang: Lang) -> String {
+    let catalog = state.catalog();
     c.service_code
         .parse()
         .ok()
-        .and_then(|code| {
-            state
-                .catalog
-                .version(&code, u32::try_from(c.service_version).unwrap_or(0))
-        })
+        .and_then(|code| catalog.version(&code, u32::try_from(c.service_version).unwrap_or(0)))
         .map_or_else(|| c.service_code.clone(), |s| s.name(lang).to_owned())
 }
 
@@ -201,11 +198,12 @@ async fn render_case(
 ) -> AppResult<Response> {
     let account = ctx.staff_with(can_review)?;
     let t = Tr { lang: ctx.lang };
-    let service: Option<&ServiceVersion> = c.service_code.parse().ok().and_then(|code| {
-        state
-            .catalog
-            .version(&code, u32::try_from(c.service_version).unwrap_or(0))
-    });
+    let catalog = state.catalog();
+    let service: Option<&ServiceVersion> = c
+        .service_code
+        .parse()
+        .ok()
+        .and_then(|code| catalog.version(&code, u32::try_from(c.service_version).unwrap_or(0)));
     let answers = c
         .answers
         .as_object()
@@ -358,7 +356,8 @@ fn step_seen(state: &AppState, c: &CaseRecord, version: i64) -> Option<String> {
         return None;
     }
     let step = usize::try_from(event.step.unwrap_or(0)).ok()?;
-    let service = state.catalog.version(
+    let service = state.catalog();
+    let service = service.version(
         &c.service_code.parse().ok()?,
         u32::try_from(c.service_version).ok()?,
     )?;

@@ -2,6 +2,9 @@
 
 mod cases;
 pub(crate) use cases::can_review;
+mod catalog;
+pub(crate) use catalog::is_admin;
+mod holidays;
 mod registry;
 pub(crate) use registry::PersonForm;
 mod transfer;
@@ -51,6 +54,17 @@ pub fn routes() -> Router<AppState> {
         .route("/cases", get(cases::queue))
         .route("/cases/{id}", get(cases::show))
         .route("/cases/{id}/decide", axum::routing::post(cases::decide))
+        .route("/services", get(catalog::list))
+        .route(
+            "/services/{code}",
+            get(catalog::show).post(catalog::save_or_try),
+        )
+        .route(
+            "/services/{code}/versions/{version}/activate",
+            axum::routing::post(catalog::activate),
+        )
+        .route("/holidays", get(holidays::show).post(holidays::add))
+        .route("/holidays/remove", axum::routing::post(holidays::remove))
         .route("/outbox", get(outbox))
         .route("/audit", get(audit))
 }
