@@ -226,27 +226,22 @@ impl VersionForm {
         self.chain.get(*i).map_or("", String::as_str)
     }
 
-    /// The line numbers (1-based) of the material lines, in order.
-    fn material_lines(&self) -> Vec<usize> {
+    /// The material lines that are not blank, with their line numbers (1-based).
+    fn material_lines(&self) -> impl Iterator<Item = (usize, &str)> {
         self.materials
             .lines()
             .enumerate()
             .filter(|(_, line)| !line.trim().is_empty())
-            .map(|(i, _)| i + 1)
-            .collect()
+            .map(|(i, line)| (i + 1, line))
     }
 
     /// A draft from the form, with what the form does not edit (code, group, questions, flags)
-    /// taken from `base`; `None` with the errors recorded where a field cannot be read.
-    fn to_draft(
-        &self,
-        base: ServiceDraft,
-        lang: Lang,
-        errors: &mut FormErrors,
-    ) -> Option<ServiceDraft> {
+    /// taken from `base`. A field that cannot be read is recorded in `errors` and left out of
+    /// the draft (a number as 1, a material line skipped), so the rest can still be checked.
+    fn to_draft(&self, base: ServiceDraft, lang: Lang, errors: &mut FormErrors) -> ServiceDraft {
         let t = Tr { lang };
         let mut days = |field: &str, value: &str, label: (&str, &str)| {
-            value.trim().parse::<u32>().ok().or_else(|| {
+            value.trim().parse::<u32>().unwrap_or_else(|_| {
                 errors.add(
                     field,
                     format!(
@@ -255,7 +250,7 @@ impl VersionForm {
                         t.z("应为 0 或正整数", " must be a whole number, 0 or more")
                     ),
                 );
-                None
+                1
             })
         };
         let notice_days = days(
@@ -265,11 +260,7 @@ impl VersionForm {
         );
         let limit_days = days("limit_days", &self.limit_days, ("办理时限", "Time limit"));
         let mut materials = Vec::new();
-        for (number, line) in self.material_lines().into_iter().zip(
-            self.materials
-                .lines()
-                .filter(|line| !line.trim().is_empty()),
-        ) {
+        for (number, line) in self.material_lines() {
             let parts: Vec<&str> = line.split('|').map(str::trim).collect();
             let required = match parts.get(2) {
                 None => Some(true),
@@ -296,7 +287,7 @@ impl VersionForm {
             }
         }
         let given = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
-        let draft = ServiceDraft {
+        ServiceDraft {
             name_zh: self.name_zh.clone(),
             name_en: self.name_en.clone(),
             who_zh: self.who_zh.clone(),
@@ -309,8 +300,8 @@ impl VersionForm {
                 .filter(|s| !s.is_empty())
                 .cloned()
                 .collect(),
-            notice_days: notice_days?,
-            limit_days: limit_days?,
+            notice_days,
+            limit_days,
             amount: AmountDraft {
                 kind: self.amount_kind.clone(),
                 yuan: given(&self.amount_yuan),
@@ -321,8 +312,7 @@ impl VersionForm {
             rule: self.rule.clone(),
             effective_from: self.effective_from.trim().to_owned(),
             ..base
-        };
-        errors.is_empty().then_some(draft)
+        }
     }
 
     /// The `id` of the input a problem of `ServiceVersion::new` belongs to.
@@ -373,7 +363,7 @@ impl VersionForm {
                     .next()
                     .and_then(|i| i.parse::<usize>().ok())
                     .unwrap_or(0);
-                let line = self.material_lines().get(i).copied().unwrap_or(i + 1);
+                let line = self.material_lines().nth(i).map_or(i + 1, |(n, _)| n);
                 format!(
                     "{} {line} {}",
                     t.z("材料第", "Materials, line"),
@@ -598,18 +588,31 @@ pub async fn save_or_try(
                 ),
             ),
         }
-    } else if let Some(draft) = f.to_draft(draft_of(base_of(&versions)), lang, &mut errors) {
-        match state
-            .store
-            .save_service_version(&ctx.actor(), draft)
-            .await?
-        {
-            Ok(saved) => {
-                let to = format!("/staff/services/{code}?saved={}", saved.version.version());
-                return Ok(Redirect::to(&to).into_response());
+    } else {
+        let draft = f.to_draft(draft_of(base_of(&versions)), lang, &mut errors);
+        if errors.is_empty() {
+            match state
+                .store
+                .save_service_version(&ctx.actor(), draft)
+                .await?
+            {
+                Ok(saved) => {
+                    let to = format!("/staff/services/{code}?saved={}", saved.version.version());
+                    return Ok(Redirect::to(&to).into_response());
+                }
+                Err(refusal) => refusal_errors(&f, &refusal, lang, &mut errors),
             }
-            Err(refusal) => refusal_errors(&f, &refusal, lang, &mut errors),
+        } else if let Err(problems) = ServiceVersion::new(draft) {
+            // Nothing is saved; the other fields' problems are named too, where a field has
+            // none already.
+            for p in &problems.0 {
+                let input = f.input_of(&p.field);
+                if errors.get(&input).is_none() {
+                    errors.add(&input, f.message(p, lang));
+                }
+            }
         }
+        in_page_order(&mut errors);
     }
     item_page(
         &ctx,
@@ -623,6 +626,39 @@ pub async fn save_or_try(
             activated: None,
         },
     )
+}
+
+/// The error summary lists the fields as the page shows them.
+fn in_page_order(errors: &mut FormErrors) {
+    const ORDER: &[&str] = &[
+        "name_zh",
+        "name_en",
+        "who_zh",
+        "who_en",
+        "notes",
+        "materials",
+        "chain-1",
+        "chain-2",
+        "chain-3",
+        "chain-4",
+        "chain-5",
+        "chain-6",
+        "notice_days",
+        "limit_days",
+        "amount_kind",
+        "amount_yuan",
+        "amount_per",
+        "amount_zh",
+        "amount_en",
+        "rule",
+        "effective_from",
+    ];
+    errors.items.sort_by_key(|e| {
+        ORDER
+            .iter()
+            .position(|f| *f == e.field)
+            .unwrap_or(ORDER.len())
+    });
 }
 
 fn refusal_errors(f: &VersionForm, refusal: &VersionRefusal, lang: Lang, errors: &mut FormErrors) {
@@ -644,7 +680,7 @@ fn refusal_errors(f: &VersionForm, refusal: &VersionRefusal, lang: Lang, errors:
                 t.z("）", ")")
             ),
         ),
-        VersionRefusal::NotADraft { .. } => errors.add("activate", refusal.message(lang)),
+        VersionRefusal::NotADraft { .. } => errors.add("versions", refusal.message(lang)),
     }
 }
 

@@ -191,8 +191,15 @@ async fn a_bad_rule_is_shown_with_its_position_and_nothing_is_saved() {
     );
     let resp = post(&mut admin, ITEM, &bad).await;
     assert_eq!(resp.status, StatusCode::OK);
-    // The number is read first; the rest is checked once it can be.
-    assert_eq!(resp.error_summary(), vec!["办理时限应为 0 或正整数"]);
+    // Every field is named at once, in the order of the page.
+    let summary = resp.error_summary();
+    assert_eq!(summary.len(), 3, "{summary:?}");
+    assert!(summary[0].starts_with("英文名称："), "{summary:?}");
+    assert_eq!(summary[1], "办理时限应为 0 或正整数");
+    assert!(
+        summary[2].starts_with("资格规则：第 2 行第 3 列"),
+        "{summary:?}"
+    );
 
     let bad = form(
         &csrf,
