@@ -107,10 +107,10 @@ impl<'a> Schedule<'a> {
 
     /// "In effect", "scheduled", "superseded" or "draft", for the versions table.
     fn state(&self, v: &StoredVersion, today: time::Date, t: Tr) -> &'static str {
-        let is = |s: Option<&StoredVersion>| s.is_some_and(|s| std::ptr::eq(s, v));
+        let number = v.version.version();
         if v.status == VersionStatus::Draft {
             t.z("草稿（未启用）", "Draft (not activated)")
-        } else if is(self.current) {
+        } else if self.current.is_some_and(|c| c.version.version() == number) {
             t.z("现行", "In effect")
         } else if v.version.effective_from() > today {
             t.z("已排期", "Scheduled")
@@ -122,7 +122,7 @@ impl<'a> Schedule<'a> {
 
 /// The new-version form, as typed.
 #[derive(Debug, Clone, Default)]
-pub struct VersionForm {
+struct VersionForm {
     name_zh: String,
     name_en: String,
     who_zh: String,
@@ -390,10 +390,6 @@ struct TrialRow {
     evaluation: Evaluation,
 }
 
-struct Trial {
-    rows: Vec<TrialRow>,
-}
-
 struct VersionRow {
     number: u32,
     effective_from: String,
@@ -420,7 +416,8 @@ struct ItemPage {
     draft: Option<(u32, String)>,
     f: VersionForm,
     errors: FormErrors,
-    trial: Option<Trial>,
+    /// The people the rule was tried on, when it was.
+    trial: Option<Vec<TrialRow>>,
     facts: Vec<FactRow>,
     questions: Vec<FactRow>,
     steps: [Step; CHAIN_SLOTS],
@@ -431,8 +428,7 @@ struct ItemPage {
     activated: Option<u32>,
 }
 
-/// An item's versions (oldest first) and the version a new one starts from: the draft if
-/// there is one, else the latest.
+/// An item's versions, oldest first; not found for an unknown item.
 async fn versions_of(state: &AppState, code: &str) -> AppResult<(ServiceCode, Vec<StoredVersion>)> {
     let code = ServiceCode::parse(code).map_err(|_| AppError::NotFound)?;
     let versions = state.store.catalog_versions(Some(&code)).await?;
@@ -442,6 +438,7 @@ async fn versions_of(state: &AppState, code: &str) -> AppResult<(ServiceCode, Ve
     Ok((code, versions))
 }
 
+/// The version a new one starts from: the draft if there is one, else the latest.
 fn base_of(versions: &[StoredVersion]) -> &ServiceVersion {
     &versions
         .last()
@@ -452,7 +449,7 @@ fn base_of(versions: &[StoredVersion]) -> &ServiceVersion {
 struct Outcome {
     f: Option<VersionForm>,
     errors: FormErrors,
-    trial: Option<Trial>,
+    trial: Option<Vec<TrialRow>>,
     saved: Option<u32>,
     activated: Option<u32>,
 }
@@ -686,7 +683,12 @@ fn refusal_errors(f: &VersionForm, refusal: &VersionRefusal, lang: Lang, errors:
 
 /// The rule on up to [`SAMPLES`] people inside the administrator's scope who match `sample`
 /// (everyone when empty). Each record read is audited as a view.
-async fn try_rule(state: &AppState, ctx: &Ctx, rule: &Rule, sample: &str) -> AppResult<Trial> {
+async fn try_rule(
+    state: &AppState,
+    ctx: &Ctx,
+    rule: &Rule,
+    sample: &str,
+) -> AppResult<Vec<TrialRow>> {
     let (scope, actor) = (ctx.scope(), ctx.actor());
     let filter = PersonFilter {
         term: SearchTerm::parse(sample),
@@ -706,7 +708,7 @@ async fn try_rule(state: &AppState, ctx: &Ctx, rule: &Rule, sample: &str) -> App
             evaluation: rule.evaluate(&facts_of(&record, today)),
         });
     }
-    Ok(Trial { rows })
+    Ok(rows)
 }
 
 /// Activates the item's draft from its date and serves it from then on.
