@@ -156,6 +156,25 @@ const PAGES = [
   // error page is checked through an unknown record.
   ['admin', 'not-found page (unknown record)', '/staff/persons/00000000-0000-7000-8000-000000000000', 404, TWO],
   ['admin', 'outbox /staff/outbox', '/staff/outbox'],
+  ['admin', 'service items /staff/services', '/staff/services'],
+  ['admin', 'a service item: versions, new-version form, facts', '/staff/services/living-subsidy'],
+  ['admin', 'a service item with the rule tried', async (page) => {
+    await page.goto(`${app.url}/staff/services/living-subsidy`);
+    await Promise.all([page.waitForNavigation(), page.locator('main form button[value=try]').click()]);
+    await page.locator('#trial-title').waitFor();
+  }, 200, TWO],
+  ['admin', 'a service item with a bad rule (errors)', async (page) => {
+    await page.goto(`${app.url}/staff/services/living-subsidy`);
+    await page.locator('#rule').fill('grade <= nope');
+    await Promise.all([page.waitForNavigation(), page.locator('main form button[value=save]').click()]);
+    await page.locator('.error-summary').waitFor();
+  }, 200, TWO],
+  ['admin', 'holiday calendar /staff/holidays', '/staff/holidays'],
+  ['admin', 'holiday calendar with errors (empty submit)', async (page) => {
+    await page.goto(`${app.url}/staff/holidays`);
+    await Promise.all([page.waitForNavigation(), page.locator('form[action="/staff/holidays"] button[type=submit]').click()]);
+    await page.locator('.error-summary').waitFor();
+  }, 200, TWO],
   ['admin', 'audit log /staff/audit', '/staff/audit'],
   ['district', 'registry as district reviewer', '/staff/persons', 200, TWO],
   ['street', 'dashboard as street reviewer', '/staff', 200, TWO],

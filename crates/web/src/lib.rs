@@ -16,7 +16,7 @@ mod timers;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -25,7 +25,8 @@ use axum::http::StatusCode;
 use axum::middleware;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
-use zhucan_store::Store;
+use zhucan_services::Catalog;
+use zhucan_store::{DbError, Store};
 
 pub use auth::hash_password;
 pub use error::AppError;
@@ -49,17 +50,68 @@ pub struct AppState {
     pub store: Store,
     pub config: Arc<WebConfig>,
     pub metrics: Arc<Metrics>,
-    /// The service items; seeded from the reference catalog until versions live in the store.
-    pub catalog: Arc<zhucan_services::Catalog>,
+    /// The service items in force, swapped whole when an administrator activates a version.
+    catalog: Arc<RwLock<Arc<Catalog>>>,
 }
 
 impl AppState {
+    /// Starts with the reference catalog; [`serve`] loads the stored one before listening.
     pub fn new(store: Store, config: WebConfig) -> AppState {
         AppState {
             store,
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
-            catalog: Arc::new(zhucan_services::Catalog::seed()),
+            catalog: Arc::new(RwLock::new(Arc::new(Catalog::seed()))),
+        }
+    }
+
+    /// The catalog as it is now; hold on to it for the whole request.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        Arc::clone(&self.catalog.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// The version a case or task was filed under.
+    pub fn service_version(
+        &self,
+        code: &str,
+        version: i64,
+    ) -> Option<zhucan_services::ServiceVersion> {
+        self.catalog()
+            .version(&code.parse().ok()?, u32::try_from(version).ok()?)
+            .cloned()
+    }
+
+    /// The name of the version `(code, version)` in `lang`, or the code when it is unknown.
+    pub fn service_name(&self, code: &str, version: i64, lang: zhucan_core::Lang) -> String {
+        self.service_version(code, version)
+            .map_or_else(|| code.to_owned(), |s| s.name(lang).to_owned())
+    }
+
+    /// Stores the reference items not stored yet (on first run), then reads the catalog.
+    pub async fn load_catalog(&self) -> Result<(), DbError> {
+        self.store.seed_catalog(&Catalog::seed()).await?;
+        self.refresh_catalog().await
+    }
+
+    /// Reads the catalog from the store: after an activation here, and now and then for the
+    /// activations made on other instances.
+    pub async fn refresh_catalog(&self) -> Result<(), DbError> {
+        let catalog = Arc::new(self.store.catalog().await?);
+        *self.catalog.write().unwrap_or_else(PoisonError::into_inner) = catalog;
+        Ok(())
+    }
+}
+
+/// How often a server re-reads the catalog, for versions activated on another instance.
+const CATALOG_REFRESH: Duration = Duration::from_secs(60);
+
+async fn refresh_catalog_now_and_then(state: AppState) {
+    let mut ticks = tokio::time::interval(CATALOG_REFRESH);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        if let Err(e) = state.refresh_catalog().await {
+            tracing::warn!(error = %e, "could not re-read the service catalog");
         }
     }
 }
@@ -85,19 +137,22 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves until `shutdown` resolves, then finishes the requests in flight.
+/// Loads the catalog, then serves until `shutdown` resolves and finishes the requests in flight.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    state.load_catalog().await.map_err(std::io::Error::other)?;
     let outbox = tokio::spawn(ops::deliver_notifications(state.store.clone()));
     let due = tokio::spawn(timers::run_due_work(state.store.clone()));
+    let refresh = tokio::spawn(refresh_catalog_now_and_then(state.clone()));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     outbox.abort();
     due.abort();
+    refresh.abort();
     result
 }

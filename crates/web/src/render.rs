@@ -105,6 +105,13 @@ fn nav_for(role: Role, lang: Lang, here: &str) -> Vec<NavItem> {
         items.push(("/staff/import", if zh { "批量导入" } else { "Import" }));
         items.push(("/staff/export", if zh { "导出" } else { "Export" }));
     }
+    if crate::staff::is_admin(role) {
+        items.push((
+            "/staff/services",
+            if zh { "服务事项" } else { "Service items" },
+        ));
+        items.push(("/staff/holidays", if zh { "节假日" } else { "Holidays" }));
+    }
     if role.can_see_outbox() {
         items.push(("/staff/outbox", if zh { "消息发件箱" } else { "Outbox" }));
     }

@@ -2,5 +2,6 @@ mod audit;
 mod auth;
 mod bulk;
 mod cases;
+mod catalog;
 mod persons;
 mod workflow;

@@ -19,9 +19,7 @@ use super::{ApiCtx, ApiError, ApiResult, Body};
 use crate::AppState;
 use crate::ctx::Ctx;
 use crate::error::AppError;
-use crate::portal::applications::{
-    chain_of, file_case, item_name, own_cases, service, step_name, timeline,
-};
+use crate::portal::applications::{chain_of, file_case, own_cases, service, step_name, timeline};
 
 /// The item a case was filed under.
 #[derive(Serialize, ToSchema)]
@@ -108,7 +106,7 @@ fn case_view(state: &AppState, ctx: &Ctx, c: &CaseSummary) -> Case {
         service: Item {
             code: c.service_code.clone(),
             version: c.service_version,
-            name: item_name(state, &c.service_code, c.service_version, lang),
+            name: state.service_name(&c.service_code, c.service_version, lang),
         },
         person: Applicant {
             id: c.person_id.clone(),
@@ -319,7 +317,7 @@ pub(super) async fn create(
         _ => return Err(AppError::Invalid(errors).into()),
     };
     let ApiCtx(ctx) = ctx;
-    let (case, filed) = file_case(&state, &ctx, s, body.person_id.clone(), &answers, key).await?;
+    let (case, filed) = file_case(&state, &ctx, &s, body.person_id.clone(), &answers, key).await?;
     if !filed && (case.service_code != s.code().as_str() || case.person_id != body.person_id) {
         return Err(ApiError::Plain(
             StatusCode::CONFLICT,

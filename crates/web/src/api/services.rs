@@ -145,7 +145,7 @@ pub(super) struct ServiceDetail {
 pub(super) async fn list(State(state): State<AppState>) -> Json<ServiceList> {
     Json(ServiceList {
         services: state
-            .catalog
+            .catalog()
             .services_on(today_shanghai())
             .into_iter()
             .map(Service::of)
@@ -188,7 +188,7 @@ pub(super) async fn show(State(state): State<AppState>, Path(code): Path<String>
         })
         .collect();
     Ok(Json(ServiceDetail {
-        service: Service::of(s),
+        service: Service::of(&s),
         steps: s
             .chain()
             .iter()

@@ -24,11 +24,12 @@ fn z(lang: Lang, zh: &str, en: &str) -> String {
 }
 
 /// The active version of the item `code`, or 404.
-pub(crate) fn service<'a>(state: &'a AppState, code: &str) -> AppResult<&'a ServiceVersion> {
+pub(crate) fn service(state: &AppState, code: &str) -> AppResult<ServiceVersion> {
     let code = code.parse().map_err(|_| AppError::NotFound)?;
     state
-        .catalog
+        .catalog()
         .active_on(&code, today_shanghai())
+        .cloned()
         .ok_or(AppError::NotFound)
 }
 
@@ -117,7 +118,7 @@ pub async fn form(
     Path(code): Path<String>,
 ) -> AppResult<Response> {
     ctx.resident_persons()?;
-    let s = service(&state, &code)?;
+    let s = &service(&state, &code)?;
     let people = own_people(&state, &ctx).await?;
     let errors = FormErrors::default();
     let (zh, en) = apply_title(s);
@@ -149,7 +150,7 @@ pub async fn submit(
     };
     ctx.check_csrf(&field("csrf"))?;
     let persons = ctx.resident_persons()?.to_vec();
-    let s = service(&state, &code)?;
+    let s = &service(&state, &code)?;
     let submit_key = field("submit_key");
     if submit_key.is_empty()
         || submit_key.len() > 64
@@ -247,15 +248,6 @@ pub(crate) async fn file_case(
     Ok((case, true))
 }
 
-/// The name of the item a case was filed under, in `lang`.
-pub(crate) fn item_name(state: &AppState, code: &str, version: i64, lang: Lang) -> String {
-    code.parse()
-        .ok()
-        .and_then(|c| state.catalog.version(&c, u32::try_from(version).ok()?))
-        .map(|s| s.name(lang).to_owned())
-        .unwrap_or_else(|| code.to_owned())
-}
-
 pub(crate) fn step_name(code: Option<&str>, lang: Lang) -> String {
     code.and_then(|c| c.parse::<Step>().ok())
         .map(|s| s.name(lang).to_owned())
@@ -301,7 +293,7 @@ pub async fn list(AxState(state): AxState<AppState>, ctx: Ctx) -> AppResult<Resp
         .await?
         .into_iter()
         .map(|c| CaseRow {
-            item: item_name(&state, &c.service_code, c.service_version, lang),
+            item: state.service_name(&c.service_code, c.service_version, lang),
             person: c.person_name.clone(),
             state: c.state.label(lang).to_owned(),
             office: step_name(c.step_code.as_deref(), lang),
@@ -388,14 +380,8 @@ pub(crate) fn timeline(record: &CaseRecord, chain: &[Step], lang: Lang) -> Vec<T
 
 /// The review chain of the version a case was filed under.
 pub(crate) fn chain_of(state: &AppState, c: &CaseSummary) -> Vec<Step> {
-    c.service_code
-        .parse()
-        .ok()
-        .and_then(|code| {
-            state
-                .catalog
-                .version(&code, u32::try_from(c.service_version).ok()?)
-        })
+    state
+        .service_version(&c.service_code, c.service_version)
         .map(|s| s.chain().to_vec())
         .unwrap_or_default()
 }
@@ -422,7 +408,7 @@ pub async fn show(
     let c = state.store.case(&ctx.scope(), &id).await?;
     let lang = ctx.lang;
     let chain = chain_of(&state, &c);
-    let item = item_name(&state, &c.service_code, c.service_version, lang);
+    let item = state.service_name(&c.service_code, c.service_version, lang);
     page(&CasePage {
         l: Layout::new(
             &ctx,

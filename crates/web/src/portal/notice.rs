@@ -31,16 +31,7 @@ struct NoticePage {
 
 fn row(state: &AppState, ctx: &Ctx, n: NoticeEntry) -> Row {
     Row {
-        service: n
-            .service_code
-            .parse()
-            .ok()
-            .and_then(|code| {
-                state
-                    .catalog
-                    .version(&code, u32::try_from(n.service_version).unwrap_or(0))
-            })
-            .map_or_else(|| n.service_code.clone(), |s| s.name(ctx.lang).to_owned()),
+        service: state.service_name(&n.service_code, n.service_version, ctx.lang),
         n,
     }
 }

@@ -54,8 +54,8 @@ struct ListPage<'a> {
 pub async fn list(State(state): State<AppState>, ctx: Ctx) -> AppResult<Response> {
     let today = today_shanghai();
     let records = own_records(&state, &ctx).await?;
-    let services = state
-        .catalog
+    let catalog = state.catalog();
+    let services = catalog
         .services_on(today)
         .into_iter()
         .map(|s| (s, assess(s, &records, today)))
@@ -83,10 +83,8 @@ pub async fn show(
 ) -> AppResult<Response> {
     let today = today_shanghai();
     let code = code.parse().map_err(|_| AppError::NotFound)?;
-    let s = state
-        .catalog
-        .active_on(&code, today)
-        .ok_or(AppError::NotFound)?;
+    let catalog = state.catalog();
+    let s = catalog.active_on(&code, today).ok_or(AppError::NotFound)?;
     let records = own_records(&state, &ctx).await?;
     page(&ItemPage {
         l: Layout::new(&ctx, s.name(Lang::Zh), s.name(Lang::En)),

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use zhucan_core::{Category, Grade, Money, MultipleComponents};
-use zhucan_core::{Lang, Role, today_shanghai};
+use zhucan_core::{Role, today_shanghai};
 use zhucan_services::{
     Action, Award, Decision, Evaluation, Needs, Outcome, OutcomeError, ServiceVersion, Step,
     offices,
@@ -62,18 +62,6 @@ pub struct QueueQuery {
     done: Option<String>,
 }
 
-fn service_name(state: &AppState, c: &CaseSummary, lang: Lang) -> String {
-    c.service_code
-        .parse()
-        .ok()
-        .and_then(|code| {
-            state
-                .catalog
-                .version(&code, u32::try_from(c.service_version).unwrap_or(0))
-        })
-        .map_or_else(|| c.service_code.clone(), |s| s.name(lang).to_owned())
-}
-
 pub async fn queue(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -98,7 +86,7 @@ pub async fn queue(
         .items
         .iter()
         .map(|c| Row {
-            service_name: service_name(&state, c, ctx.lang),
+            service_name: state.service_name(&c.service_code, c.service_version, ctx.lang),
             due_soon: !c.overdue && c.deadline.as_deref().is_some_and(|d| d <= soon.as_str()),
             c: c.clone(),
         })
@@ -208,11 +196,12 @@ async fn render_case(
 ) -> AppResult<Response> {
     let account = ctx.staff_with(can_review)?;
     let t = Tr { lang: ctx.lang };
-    let service: Option<&ServiceVersion> = c.service_code.parse().ok().and_then(|code| {
-        state
-            .catalog
-            .version(&code, u32::try_from(c.service_version).unwrap_or(0))
-    });
+    let catalog = state.catalog();
+    let service: Option<&ServiceVersion> = c
+        .service_code
+        .parse()
+        .ok()
+        .and_then(|code| catalog.version(&code, u32::try_from(c.service_version).unwrap_or(0)));
     let answers = c
         .answers
         .as_object()
@@ -396,7 +385,8 @@ fn step_seen(state: &AppState, c: &CaseRecord, version: i64) -> Option<String> {
         return None;
     }
     let step = usize::try_from(event.step.unwrap_or(0)).ok()?;
-    let service = state.catalog.version(
+    let service = state.catalog();
+    let service = service.version(
         &c.service_code.parse().ok()?,
         u32::try_from(c.service_version).ok()?,
     )?;
@@ -483,7 +473,7 @@ pub async fn decide(
     };
     let award = match (&decision, final_needs(&state, &c)) {
         (Some(Decision::Approve), Some((needs, service))) if needs.any() => {
-            parse_award(&f, needs, service, &mut errors, t)
+            parse_award(&f, needs, &service, &mut errors, t)
         }
         _ => None,
     };
@@ -563,13 +553,10 @@ pub async fn decide(
 }
 
 /// The case's service and what approving it must state, when it waits at its last step.
-fn final_needs<'a>(state: &'a AppState, c: &CaseRecord) -> Option<(Needs, &'a ServiceVersion)> {
-    let service = state.catalog.version(
-        &c.service_code.parse().ok()?,
-        u32::try_from(c.service_version).ok()?,
-    )?;
+fn final_needs(state: &AppState, c: &CaseRecord) -> Option<(Needs, ServiceVersion)> {
+    let service = state.service_version(&c.service_code, c.service_version)?;
     let last = service.chain().len().checked_sub(1)?;
-    (c.state.step() == Some(last)).then(|| (Outcome::of(service).needs(service), service))
+    (c.state.step() == Some(last)).then(|| (Outcome::of(&service).needs(&service), service))
 }
 
 /// The award a final approval states, each field checked with its own error.

@@ -2,6 +2,9 @@
 
 mod cases;
 pub(crate) use cases::can_review;
+mod catalog;
+pub(crate) use catalog::is_admin;
+mod holidays;
 mod registry;
 pub(crate) use registry::PersonForm;
 pub(crate) mod tasks;
@@ -60,6 +63,17 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/tasks", get(tasks::list))
         .route("/tasks/{id}/complete", axum::routing::post(tasks::complete))
+        .route("/services", get(catalog::list))
+        .route(
+            "/services/{code}",
+            get(catalog::show).post(catalog::save_or_try),
+        )
+        .route(
+            "/services/{code}/versions/{version}/activate",
+            axum::routing::post(catalog::activate),
+        )
+        .route("/holidays", get(holidays::show).post(holidays::add))
+        .route("/holidays/remove", axum::routing::post(holidays::remove))
         .route("/outbox", get(outbox))
         .route("/audit", get(audit))
 }

@@ -152,25 +152,20 @@ pub async fn show(
         .view_person(&ctx.actor(), &ctx.scope(), &id)
         .await?;
     let scope = ctx.scope();
-    let name = |code: &str, version: Option<i64>| {
-        let code = code.parse().ok();
-        let service = code.as_ref().and_then(|c| match version {
-            Some(v) => state.catalog.version(c, u32::try_from(v).ok()?),
-            None => state.catalog.active_on(c, zhucan_core::today_shanghai()),
-        });
-        service.map(|s| s.name(ctx.lang).to_owned())
+    let catalog = state.catalog();
+    let today = zhucan_core::today_shanghai();
+    let active_name = |code: &str| {
+        code.parse()
+            .ok()
+            .and_then(|c| catalog.active_on(&c, today))
+            .map_or_else(|| code.to_owned(), |s| s.name(ctx.lang).to_owned())
     };
     let benefits = state
         .store
         .entitlements(&scope, &id)
         .await?
         .into_iter()
-        .map(|e| {
-            (
-                name(&e.service_code, None).unwrap_or_else(|| e.service_code.clone()),
-                e,
-            )
-        })
+        .map(|e| (active_name(&e.service_code), e))
         .collect();
     let cases = state
         .store
@@ -179,8 +174,7 @@ pub async fn show(
         .into_iter()
         .map(|c| {
             (
-                name(&c.service_code, Some(c.service_version))
-                    .unwrap_or_else(|| c.service_code.clone()),
+                state.service_name(&c.service_code, c.service_version, ctx.lang),
                 c,
             )
         })

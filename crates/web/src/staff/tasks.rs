@@ -65,16 +65,7 @@ async fn render(
     let scope = ctx.scope();
     let row = |t: Task| TaskRow {
         kind: kind_label(&t.kind, ctx.lang),
-        service: t
-            .service_code
-            .parse()
-            .ok()
-            .and_then(|code| {
-                state
-                    .catalog
-                    .version(&code, u32::try_from(t.service_version).unwrap_or(0))
-            })
-            .map_or_else(|| t.service_code.clone(), |s| s.name(ctx.lang).to_owned()),
+        service: state.service_name(&t.service_code, t.service_version, ctx.lang),
         created: local_time(&t.created_at),
         done: t.done_at.as_deref().map(local_time).unwrap_or_default(),
         t,

@@ -4,6 +4,7 @@ mod api_cases;
 mod api_openapi;
 mod applications;
 mod auth;
+mod catalog;
 mod ops;
 mod registry;
 mod review;
