@@ -17,7 +17,7 @@ const SEED: u64 = 2026;
 pub const PASSWORD: &str = "Demo@2026";
 const SEEDED: &str = "demo_seeded";
 
-const ACCOUNTS: [(&str, &str, Role, &str); 4] = [
+const ACCOUNTS: [(&str, &str, Role, &str); 5] = [
     ("admin", "系统管理员", Role::Admin, "510112"),
     ("district", "区残联审核员", Role::DistrictReviewer, "510112"),
     (
@@ -32,6 +32,7 @@ const ACCOUNTS: [(&str, &str, Role, &str); 4] = [
         Role::CommunityWorker,
         "510112001001",
     ),
+    ("provider", "辅具适配服务机构", Role::Provider, "510112"),
 ];
 
 /// The demo resident who signs in with a phone and one-time code.

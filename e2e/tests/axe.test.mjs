@@ -193,6 +193,16 @@ const PAGES = [
   ['community', 'dashboard as community worker', '/staff', 200, TWO],
   ['community', 'registry as community worker', '/staff/persons', 200, TWO],
   ['community', 'person record as community worker', () => `/staff/persons/${ids.resident}`, 200, TWO],
+  ['community', 'apply on behalf: the items', () => `/staff/persons/${ids.resident}/apply`, 200, TWO],
+  ['community', 'apply on behalf: the form', () => `/staff/persons/${ids.resident}/apply/wheelchair-fuel`, 200, TWO],
+  ['community', 'apply on behalf with errors (empty submit)', async (page) => {
+    await page.goto(`${app.url}/staff/persons/${ids.resident}/apply/wheelchair-fuel`);
+    await Promise.all([page.waitForNavigation(), page.locator('main form button[type=submit]').click()]);
+    await page.locator('.error-summary').waitFor();
+  }, 422, TWO],
+  ['street', 'tasks /staff/tasks', '/staff/tasks', 200, TWO],
+  ['provider', 'review queue as provider', '/staff/cases', 200, TWO],
+  ['anon', 'public notices /notice', '/notice', 200, TWO],
 ];
 
 for (const mode of MODES) {

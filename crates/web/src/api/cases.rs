@@ -13,7 +13,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 use zhucan_crypto::sm3_hex;
 use zhucan_services::{Action, State as CaseState};
-use zhucan_store::{CaseRecord, CaseSummary, DbError};
+use zhucan_store::{CaseRecord, CaseSummary, Channel, DbError};
 
 use super::{ApiCtx, ApiError, ApiResult, Body};
 use crate::AppState;
@@ -317,7 +317,16 @@ pub(super) async fn create(
         _ => return Err(AppError::Invalid(errors).into()),
     };
     let ApiCtx(ctx) = ctx;
-    let (case, filed) = file_case(&state, &ctx, &s, body.person_id.clone(), &answers, key).await?;
+    let (case, filed) = file_case(
+        &state,
+        &ctx,
+        &s,
+        body.person_id.clone(),
+        Channel::Portal,
+        &answers,
+        key,
+    )
+    .await?;
     if !filed && (case.service_code != s.code().as_str() || case.person_id != body.person_id) {
         return Err(ApiError::Plain(
             StatusCode::CONFLICT,

@@ -70,7 +70,7 @@ struct ApplyPage<'a> {
     errors: FormErrors,
 }
 
-fn question_views(
+pub(crate) fn question_views(
     s: &ServiceVersion,
     lang: Lang,
     answers: &BTreeMap<String, String>,
@@ -151,13 +151,7 @@ pub async fn submit(
     ctx.check_csrf(&field("csrf"))?;
     let persons = ctx.resident_persons()?.to_vec();
     let s = &service(&state, &code)?;
-    let submit_key = field("submit_key");
-    if submit_key.is_empty()
-        || submit_key.len() > 64
-        || !submit_key.chars().all(|c| c.is_ascii_alphanumeric())
-    {
-        return Err(AppError::BadRequest("submit_key".into()));
-    }
+    let submit_key = submit_key(field("submit_key"))?;
     let lang = ctx.lang;
     let mut errors = FormErrors::default();
     let person = field("person");
@@ -167,31 +161,8 @@ pub async fn submit(
             z(lang, "请选择为谁申请", "Choose who you are applying for"),
         );
     }
-    let raw: BTreeMap<String, String> = s
-        .questions()
-        .iter()
-        .map(|q| (q.key().to_owned(), field(&format!("q_{}", q.key()))))
-        .collect();
-    let answers = s
-        .questions()
-        .parse_answers(&raw)
-        .map_err(|problems| {
-            for (key, problem) in problems {
-                errors.add(&format!("q-{key}"), problem.message(lang));
-            }
-        })
-        .ok();
-    let confirm = field("confirm") == "yes";
-    if !confirm {
-        errors.add(
-            "confirm",
-            z(
-                lang,
-                "请勾选“我确认以上信息真实”",
-                "Tick to confirm that the information is true",
-            ),
-        );
-    }
+    let (raw, answers) = form_answers(s, &field, lang, &mut errors);
+    let confirm = confirmed(&field, lang, &mut errors);
     let Some(answers) = answers.filter(|_| errors.is_empty()) else {
         let people = own_people(&state, &ctx).await?;
         let (zh, en) = apply_title(s);
@@ -208,17 +179,80 @@ pub async fn submit(
         *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
         return Ok(resp);
     };
-    let (case, _) = file_case(&state, &ctx, s, person, &answers, submit_key).await?;
+    let (case, _) = file_case(
+        &state,
+        &ctx,
+        s,
+        person,
+        Channel::Portal,
+        &answers,
+        submit_key,
+    )
+    .await?;
     Ok(Redirect::to(&format!("/me/cases/{}", case.id)).into_response())
 }
 
-/// Files and submits a resident's case, once per `submit_key`: with a key already used, the
+/// The idempotency key a form carries, so that sending it twice files one case.
+pub(crate) fn submit_key(key: String) -> AppResult<String> {
+    if key.is_empty() || key.len() > 64 || !key.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(AppError::BadRequest("submit_key".into()));
+    }
+    Ok(key)
+}
+
+/// A form's answers to `s`'s questions (fields `q_<key>`): the texts as given, to show again,
+/// and the parsed answers when every one is valid; each problem is added to `errors`.
+pub(crate) fn form_answers(
+    s: &ServiceVersion,
+    field: &impl Fn(&str) -> String,
+    lang: Lang,
+    errors: &mut FormErrors,
+) -> (BTreeMap<String, String>, Option<BTreeMap<String, Answer>>) {
+    let raw: BTreeMap<String, String> = s
+        .questions()
+        .iter()
+        .map(|q| (q.key().to_owned(), field(&format!("q_{}", q.key()))))
+        .collect();
+    let answers = s
+        .questions()
+        .parse_answers(&raw)
+        .map_err(|problems| {
+            for (key, problem) in problems {
+                errors.add(&format!("q-{key}"), problem.message(lang));
+            }
+        })
+        .ok();
+    (raw, answers)
+}
+
+/// The declaration box ticked (`confirm=yes`), or an error on it.
+pub(crate) fn confirmed(
+    field: &impl Fn(&str) -> String,
+    lang: Lang,
+    errors: &mut FormErrors,
+) -> bool {
+    let confirm = field("confirm") == "yes";
+    if !confirm {
+        errors.add(
+            "confirm",
+            z(
+                lang,
+                "请勾选“我确认以上信息真实”",
+                "Tick to confirm that the information is true",
+            ),
+        );
+    }
+    confirm
+}
+
+/// Files and submits a case, once per `submit_key`: with a key already used, the
 /// case filed under it is returned as it is. The flag says whether this call filed it.
 pub(crate) async fn file_case(
     state: &AppState,
     ctx: &Ctx,
     s: &ServiceVersion,
     person_id: String,
+    channel: Channel,
     answers: &BTreeMap<String, Answer>,
     submit_key: String,
 ) -> AppResult<(CaseRecord, bool)> {
@@ -231,7 +265,7 @@ pub(crate) async fn file_case(
             NewCase {
                 service: s,
                 person_id,
-                channel: Channel::Portal,
+                channel,
                 answers: serde_json::to_value(answers).map_err(anyhow::Error::from)?,
                 submit_key: Some(submit_key.clone()),
             },

@@ -5,6 +5,7 @@ pub(crate) use cases::can_review;
 mod catalog;
 pub(crate) use catalog::is_admin;
 mod holidays;
+mod proxy;
 mod registry;
 pub(crate) use registry::PersonForm;
 pub(crate) mod tasks;
@@ -60,6 +61,11 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/objections/{id}",
             axum::routing::post(cases::decide_objection),
+        )
+        .route("/persons/{id}/apply", get(proxy::services))
+        .route(
+            "/persons/{id}/apply/{code}",
+            get(proxy::form).post(proxy::submit),
         )
         .route("/tasks", get(tasks::list))
         .route("/tasks/{id}/complete", axum::routing::post(tasks::complete))

@@ -125,6 +125,9 @@ struct RecordPage {
     p: PersonRecord,
     can_edit: bool,
     saved: bool,
+    filed: Option<String>,
+    /// Federation staff (not the administrator) file applications for residents.
+    can_file: bool,
     /// (item name, entitlement) of each benefit, running first.
     benefits: Vec<(String, Entitlement)>,
     /// (item name, case) of each application, newest first.
@@ -136,6 +139,8 @@ struct RecordPage {
 #[derive(Deserialize, Default)]
 pub struct SavedQuery {
     saved: Option<String>,
+    /// The number of a case just filed on the person's behalf.
+    filed: Option<String>,
 }
 
 /// A person's full record: numbers unmasked for the roles that work on the registry, and the
@@ -183,6 +188,8 @@ pub async fn show(
         l: Layout::new(&ctx, "残疾人档案", "Person's record"),
         can_edit: account.role.can_edit_registry(),
         saved: q.saved.is_some(),
+        filed: q.filed,
+        can_file: account.role.can_edit_registry() && account.role != Role::Admin,
         p,
         benefits,
         cases,

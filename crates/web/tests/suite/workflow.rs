@@ -371,3 +371,91 @@ async fn a_delivery_task_is_done_from_the_task_list_and_closes_the_case() {
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_community_worker_files_on_a_residents_behalf() {
+    let app = App::new().await;
+    app.store.seed_catalog(&Catalog::seed()).await.unwrap();
+    let pid = app.person(&person(1, "张伟", COMMUNITY_A1)).await;
+    let elsewhere = app.person(&person(2, "李四", COMMUNITY_A2)).await;
+    let mut worker = app
+        .staff("community", Role::CommunityWorker, COMMUNITY_A1)
+        .await;
+    let record = worker.get(&format!("/staff/persons/{pid}")).await;
+    assert!(record.body.contains(&format!("/staff/persons/{pid}/apply")));
+    let items = worker.get(&format!("/staff/persons/{pid}/apply")).await;
+    assert_eq!(items.status, StatusCode::OK);
+    assert!(
+        items.body.contains("残疾人机动轮椅车燃油补贴") || items.body.contains("wheelchair-fuel")
+    );
+    assert_eq!(
+        worker
+            .get(&format!("/staff/persons/{elsewhere}/apply"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let path = format!("/staff/persons/{pid}/apply/wheelchair-fuel");
+    let form = worker.get(&path).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(
+        form.body
+            .contains("id=\"channel-proxy\" name=\"channel\" value=\"proxy\" checked")
+    );
+    let csrf = hidden_csrf(&form.body).unwrap();
+    let key = "proxykey123";
+    let missing = worker
+        .post_form(
+            &path,
+            &[("csrf", &csrf), ("submit_key", key), ("channel", "proxy")],
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        missing.error_summary().len(),
+        2,
+        "{:?}",
+        missing.error_summary()
+    );
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("submit_key", key),
+        ("channel", "proxy"),
+        ("q_owns_motorised_wheelchair", "yes"),
+        ("confirm", "yes"),
+    ];
+    let filed = worker.post_form(&path, &fields).await;
+    assert_eq!(filed.status, StatusCode::SEE_OTHER, "{}", filed.body);
+    assert!(filed.location().unwrap().contains("filed="));
+    let again = worker.post_form(&path, &fields).await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER);
+    let cases = app.store.cases_for_person(&Scope::All, &pid).await.unwrap();
+    assert_eq!(cases.len(), 1);
+    assert_eq!(cases[0].channel, Channel::Proxy);
+    assert_eq!(cases[0].state, State::Submitted);
+    let case = app.store.case(&Scope::All, &cases[0].id).await.unwrap();
+    assert_eq!(case.filed_by, "account:community");
+    // Nor for someone outside the worker's community.
+    let outside = worker
+        .post_form(
+            &format!("/staff/persons/{elsewhere}/apply/wheelchair-fuel"),
+            &[
+                ("csrf", &csrf),
+                ("submit_key", "otherkey1"),
+                ("channel", "proxy"),
+                ("q_owns_motorised_wheelchair", "yes"),
+                ("confirm", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(outside.status, StatusCode::NOT_FOUND);
+    // The administrator keeps the system, not the cases.
+    let mut admin = app.staff("admin", Role::Admin, DISTRICT).await;
+    assert_eq!(
+        admin
+            .get(&format!("/staff/persons/{pid}/apply"))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+}
