@@ -21,7 +21,7 @@ pub use audit::{Actor, AuditRecord, AuditVerification};
 pub use bulk::{BulkOutcome, PersonRow, Rejection};
 pub use cases::{CaseEvent, CaseRecord, CaseSummary, Channel, NewCase, action_name};
 pub use divisions::Division;
-pub use outbox::Notification;
+pub use outbox::{CaseMessage, InboxMessage, Notification, OutgoingSms};
 pub use persons::{
     CertificateInput, CertificateRecord, ConsentRecord, GuardianInput, GuardianRecord, Page,
     PersonFilter, PersonInput, PersonRecord, PersonSummary, SearchTerm,

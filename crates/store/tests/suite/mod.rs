@@ -2,4 +2,5 @@ mod audit;
 mod auth;
 mod bulk;
 mod cases;
+mod outbox;
 mod persons;
