@@ -2,6 +2,7 @@ mod access;
 mod api;
 mod applications;
 mod auth;
+mod messages;
 mod ops;
 mod registry;
 mod review;
