@@ -69,8 +69,9 @@ impl fmt::Debug for GatewayUrl {
     }
 }
 
-/// POSTs `{"phone": "…", "text": "…"}` to the gateway; any 2xx answer is delivery, anything
-/// else (another status, a network error, no answer in time) a failed attempt.
+/// POSTs `{"id": "…", "phone": "…", "text": "…"}` to the gateway; any 2xx answer is delivery,
+/// anything else (another status, a network error, no answer in time) a failed attempt. A retry
+/// carries the same id, so a gateway can drop a text it already sent when only its answer was lost.
 pub struct HttpGateway {
     url: GatewayUrl,
     client: reqwest::Client,
@@ -92,7 +93,7 @@ impl SmsSender for HttpGateway {
         let response = self
             .client
             .post(self.url.0.clone())
-            .json(&json!({ "phone": sms.phone.as_str(), "text": sms.body }))
+            .json(&json!({ "id": sms.id, "phone": sms.phone.as_str(), "text": sms.body }))
             .send()
             .await
             .map_err(describe)?;

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use axum::Json;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
+use zhucan_core::Role;
 use zhucan_services::Catalog;
 use zhucan_store::{Actor, CaseMessage, Channel, NewCase, Scope};
 use zhucan_web::{GatewayUrl, HttpGateway, LogSender, deliver_due};
@@ -194,7 +195,7 @@ async fn the_http_gateway_delivers_a_text_on_2xx() {
     assert_eq!(deliver_due(&app.store, &sender).await.unwrap(), 1);
     assert_eq!(
         received.lock().unwrap().as_slice(),
-        [json!({ "phone": to.as_str(), "text": "您的验证码是 123456" })]
+        [json!({ "id": id, "phone": to.as_str(), "text": "您的验证码是 123456" })]
     );
     let n = &app.store.recent_notifications(1).await.unwrap()[0];
     assert_eq!((n.id.as_str(), n.status.as_str()), (id.as_str(), "sent"));
@@ -227,6 +228,12 @@ async fn the_http_gateway_answering_500_leaves_the_text_pending_with_backoff() {
     // Not due yet: the next pass leaves it alone.
     assert_eq!(deliver_due(&app.store, &sender).await.unwrap(), 0);
     assert_eq!(received.lock().unwrap().len(), 1);
+    let mut admin = app.staff("outbox-admin", Role::Admin, DISTRICT).await;
+    let outbox = admin.get("/staff/outbox").await;
+    assert!(
+        outbox.body.contains("HTTP 500") && outbox.body.contains("下次尝试"),
+        "the outbox page shows why and when it retries"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
