@@ -8,7 +8,7 @@ use crate::ctx::{Ctx, Principal};
 use crate::error::AppResult;
 use crate::i18n::Tr;
 
-/// One link of the workbench navigation.
+/// One link of the workbench or portal navigation.
 pub struct NavItem {
     pub href: &'static str,
     pub label: String,
