@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use zhucan_core::vocabulary;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use time::Date;
 use zhucan_core::{
     Category, CertificateStatus, Grade, HouseholdStatus, Lang, LifeStatus, MultipleComponents,
@@ -293,8 +293,9 @@ pub struct Person {
     pub certificate: Option<CertificateFacts>,
 }
 
-/// An answer given on an application form.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An answer given on an application form; stored on the case as JSON `true`/`false` or text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
 pub enum Answer {
     Bool(bool),
     /// Free text, or the value of the chosen [`Choice`].
@@ -545,10 +546,103 @@ impl Questions {
         self.0.iter().find(|q| q.key == key)
     }
 
+    /// The answers of a form, from the text given for each question key (`yes`/`no` for a
+    /// yes/no question, a choice's value, free text; surrounding blanks ignored). Every
+    /// question must be answered; every problem is reported, in question order, then any key
+    /// that is no question of this form.
+    pub fn parse_answers(
+        &self,
+        given: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, Answer>, Vec<(String, AnswerError)>> {
+        let mut answers = BTreeMap::new();
+        let mut problems = Vec::new();
+        for q in &self.0 {
+            let value = given.get(&q.key).map_or("", |v| v.trim());
+            let answer = match q.kind {
+                _ if value.is_empty() => Err(AnswerError::Missing(q.clone())),
+                AnswerKind::Bool => match value {
+                    "yes" => Ok(Answer::Bool(true)),
+                    "no" => Ok(Answer::Bool(false)),
+                    _ => Err(AnswerError::NotAnOption(q.clone(), value.to_owned())),
+                },
+                AnswerKind::Choice if !q.choices.iter().any(|c| c.value == value) => {
+                    Err(AnswerError::NotAnOption(q.clone(), value.to_owned()))
+                }
+                AnswerKind::Choice | AnswerKind::Text => Ok(Answer::Text(value.to_owned())),
+            };
+            match answer {
+                Ok(a) => {
+                    answers.insert(q.key.clone(), a);
+                }
+                Err(e) => problems.push((q.key.clone(), e)),
+            }
+        }
+        problems.extend(
+            given
+                .keys()
+                .filter(|k| self.get(k).is_none())
+                .map(|k| (k.clone(), AnswerError::NotAQuestion)),
+        );
+        if problems.is_empty() {
+            Ok(answers)
+        } else {
+            Err(problems)
+        }
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &Question> {
         self.0.iter()
     }
 }
+
+/// Why the answer to one question of a form was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AnswerError {
+    #[error("Answer the question: {}", .0.en)]
+    Missing(Question),
+    /// The value given, which is no option of the yes/no or choice question.
+    #[error("{:?} is not an answer to \"{}\"; choose {}", .1, .0.en, options(.0, Lang::En))]
+    NotAnOption(Question, String),
+    #[error("this service's form has no such question")]
+    NotAQuestion,
+}
+
+/// The answers a yes/no or choice question takes, as "yes or no" / "是或否".
+fn options(q: &Question, lang: Lang) -> String {
+    let names: Vec<String> = match q.kind {
+        AnswerKind::Bool => match lang {
+            Lang::Zh => vec!["是（yes）".into(), "否（no）".into()],
+            Lang::En => vec!["yes".into(), "no".into()],
+        },
+        _ => q
+            .choices
+            .iter()
+            .map(|c| match lang {
+                Lang::Zh => format!("{}（{}）", c.zh, c.value),
+                Lang::En => format!("{} ({})", c.value, c.en),
+            })
+            .collect(),
+    };
+    crate::join_alternatives(&names, lang)
+}
+
+impl AnswerError {
+    fn zh(&self) -> String {
+        match self {
+            Self::Missing(q) => format!("请回答：{}", q.zh),
+            Self::NotAnOption(q, value) => {
+                format!(
+                    "“{value}”不是“{}”的选项，请选择{}",
+                    q.zh,
+                    options(q, Lang::Zh)
+                )
+            }
+            Self::NotAQuestion => "本事项的申请表没有这个问题".to_owned(),
+        }
+    }
+}
+
+zhucan_core::localized!(AnswerError);
 
 /// Pushes [`Reason::Empty`] for `field` if `text` is blank.
 pub(crate) fn require_text(problems: &mut Vec<Problem>, field: &str, text: &str) {
@@ -888,6 +982,116 @@ pub(crate) mod tests {
         assert_eq!(reason.value(&f), FactValue::Text(None));
         let f = f.with_answer("reason", Answer::Text("damaged".into()));
         assert_eq!(reason.value(&f), FactValue::Text(Some("damaged".into())));
+    }
+
+    fn given(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn form() -> Questions {
+        Questions::new(vec![
+            draft("owns", "bool", &[]),
+            draft("reason", "choice", &["damaged", "details"]),
+            draft("note", "text", &[]),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn answers_parse_by_the_question_kind() {
+        let answers = form()
+            .parse_answers(&given(&[
+                ("owns", "no"),
+                ("reason", " damaged "),
+                ("note", " 轮椅坏了 "),
+            ]))
+            .unwrap();
+        assert_eq!(answers["owns"], Answer::Bool(false));
+        assert_eq!(answers["reason"], Answer::Text("damaged".into()));
+        assert_eq!(answers["note"], Answer::Text("轮椅坏了".into()));
+        assert_eq!(
+            form()
+                .parse_answers(&given(&[
+                    ("owns", "yes"),
+                    ("reason", "details"),
+                    ("note", "x")
+                ]))
+                .unwrap()["owns"],
+            Answer::Bool(true)
+        );
+        assert!(
+            Questions::default()
+                .parse_answers(&given(&[]))
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn every_bad_answer_is_named_in_both_languages() {
+        let errors = form()
+            .parse_answers(&given(&[
+                ("owns", "maybe"),
+                ("reason", "lost"),
+                ("note", "  "),
+                ("colour", "red"),
+            ]))
+            .unwrap_err();
+        let keys: Vec<_> = errors.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["owns", "reason", "note", "colour"]);
+        let en: Vec<_> = errors.iter().map(|(_, e)| e.message(Lang::En)).collect();
+        let zh: Vec<_> = errors.iter().map(|(_, e)| e.message(Lang::Zh)).collect();
+        assert_eq!(
+            en[0],
+            r#""maybe" is not an answer to "owns?"; choose yes or no"#
+        );
+        assert_eq!(
+            en[1],
+            r#""lost" is not an answer to "reason?"; choose damaged (option damaged) or details (option details)"#
+        );
+        assert_eq!(en[2], "Answer the question: note?");
+        assert_eq!(en[3], "this service's form has no such question");
+        assert_eq!(
+            zh[0],
+            "“maybe”不是“owns？”的选项，请选择是（yes）或否（no）"
+        );
+        assert_eq!(zh[2], "请回答：note？");
+        assert_eq!(zh[3], "本事项的申请表没有这个问题");
+        // A question left out counts as unanswered.
+        let missing = form()
+            .parse_answers(&given(&[("owns", "yes")]))
+            .unwrap_err();
+        assert_eq!(
+            missing,
+            [
+                (
+                    "reason".to_owned(),
+                    AnswerError::Missing(form().get("reason").unwrap().clone())
+                ),
+                (
+                    "note".to_owned(),
+                    AnswerError::Missing(form().get("note").unwrap().clone())
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn answers_are_stored_as_json_values() {
+        let answers = form()
+            .parse_answers(&given(&[
+                ("owns", "yes"),
+                ("reason", "details"),
+                ("note", "n"),
+            ]))
+            .unwrap();
+        assert_eq!(
+            serde_json::to_value(&answers).unwrap(),
+            serde_json::json!({ "owns": true, "reason": "details", "note": "n" })
+        );
     }
 
     #[test]

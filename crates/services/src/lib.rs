@@ -10,8 +10,11 @@ use zhucan_core::localized;
 pub mod calendar;
 pub mod case;
 pub mod catalog;
+pub mod documents;
 pub mod eligibility;
 pub mod facts;
+pub mod offices;
+pub mod outcome;
 
 use std::fmt;
 
@@ -23,10 +26,15 @@ pub use catalog::{
     Amount, AmountDraft, AmountKind, Catalog, CatalogError, Group, Material, Period, SEED,
     ServiceCode, ServiceDraft, ServiceVersion, Step,
 };
+pub use documents::{DocumentError, DocumentKind, MAX_DOCUMENT_BYTES, check_document};
 pub use eligibility::{ClauseResult, Construct, Evaluation, Rule, RuleError, ValueType};
 pub use facts::{
-    Answer, AnswerKind, CertificateFacts, Choice, FACTS, FactDoc, FactKind, FactValue, Facts,
-    Person, Question, QuestionDraft, Questions, Vocabulary, fact,
+    Answer, AnswerError, AnswerKind, CertificateFacts, Choice, FACTS, FactDoc, FactKind, FactValue,
+    Facts, Person, Question, QuestionDraft, Questions, Vocabulary, fact,
+};
+pub use outcome::{
+    Award, CertificateAction, CertificateEffect, HeldCertificate, Needs, Outcome, OutcomeError,
+    certificate_effect, ten_years_from,
 };
 
 /// A value outside a closed vocabulary (step, group, answer kind, ...).

@@ -15,12 +15,13 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use zhucan_core::DivisionLevel;
 use zhucan_services::{
-    Action, Deadline, Decision, Pause, ServiceVersion, State, Step, shanghai_date, transition,
+    Action, Answer, Award, Deadline, Decision, Facts, Pause, ServiceVersion, State, Step,
+    shanghai_date, transition,
 };
 
 use crate::audit::{self, Actor, Entry};
 use crate::catalog::{insert_version, load_calendar, parse_chain};
-use crate::persons::{Page, date_text, push_scope};
+use crate::persons::{Page, PersonRecord, date_text, push_scope};
 use crate::sql::{Arg, Sql};
 use crate::{DbError, Result, Scope, Store, new_id, now_text};
 
@@ -96,9 +97,32 @@ pub struct CaseRecord {
     pub case: CaseSummary,
     pub filed_by: String,
     pub answers: Value,
+    /// What the final approval stated, once it has.
+    pub award: Option<Award>,
     pub updated_at: String,
     /// Oldest first.
     pub events: Vec<CaseEvent>,
+}
+
+/// A person's facts with the answers a case gave, as its rule sees them.
+pub(crate) fn facts_with_answers(mut facts: Facts, answers: &Value) -> Facts {
+    for (key, value) in answers.as_object().into_iter().flatten() {
+        let answer = match value {
+            Value::Bool(b) => Answer::Bool(*b),
+            Value::String(s) => Answer::Text(s.clone()),
+            Value::Number(n) => Answer::Text(n.to_string()),
+            _ => continue,
+        };
+        facts = facts.with_answer(key, answer);
+    }
+    facts
+}
+
+impl CaseRecord {
+    /// What the case's rule is evaluated on: the person's facts today and the case's answers.
+    pub fn facts_for(&self, person: &PersonRecord, today: time::Date) -> Facts {
+        facts_with_answers(person.facts(today), &self.answers)
+    }
 }
 
 impl std::ops::Deref for CaseRecord {
@@ -128,6 +152,9 @@ pub struct CaseSummary {
     pub version: i64,
     pub created_at: String,
     pub submitted_at: Option<String>,
+    /// The account that claimed the case at its step; others cannot decide it meanwhile.
+    pub claimed_by: Option<String>,
+    pub claimed_at: Option<String>,
 }
 
 /// The name an action is recorded under (case events and the audit log).
@@ -163,7 +190,7 @@ fn step_of(state: State) -> Option<i64> {
     state.step().map(|s| s as i64)
 }
 
-fn state_from(slug: &str, step: Option<i64>) -> Result<State> {
+pub(crate) fn state_from(slug: &str, step: Option<i64>) -> Result<State> {
     let corrupt = || DbError::Corrupt(format!("case state = {slug:?}, step = {step:?}"));
     let step = || {
         step.and_then(|s| usize::try_from(s).ok())
@@ -185,7 +212,7 @@ fn state_from(slug: &str, step: Option<i64>) -> Result<State> {
 }
 
 /// Restricts `c` (cases) to a scope by the division codes copied from the person.
-fn push_case_scope(sql: &mut Sql, scope: &Scope) {
+pub(crate) fn push_case_scope(sql: &mut Sql, scope: &Scope) {
     match scope {
         Scope::All => {}
         Scope::Division(code) => {
@@ -221,8 +248,8 @@ fn today() -> time::Date {
 
 const CASE_SELECT: &str = "SELECT c.id, c.number, c.service_code, c.service_version, c.person_id, \
      p.name AS person_name, p.rid_masked, c.division_code, c.filed_by, c.channel, c.state, c.step, \
-     c.step_code, c.deadline, c.version, c.answers, c.created_at, c.updated_at, c.submitted_at \
-     FROM cases c JOIN persons p ON p.id = c.person_id WHERE ";
+     c.step_code, c.deadline, c.version, c.answers, c.created_at, c.updated_at, c.submitted_at, \
+     c.claimed_by, c.claimed_at, c.award FROM cases c JOIN persons p ON p.id = c.person_id WHERE ";
 
 fn summary(row: &sqlx::any::AnyRow, today: &str) -> Result<CaseSummary> {
     let deadline: Option<String> = row.try_get("deadline")?;
@@ -244,6 +271,8 @@ fn summary(row: &sqlx::any::AnyRow, today: &str) -> Result<CaseSummary> {
         version: row.try_get("version")?,
         created_at: row.try_get("created_at")?,
         submitted_at: row.try_get("submitted_at")?,
+        claimed_by: row.try_get("claimed_by")?,
+        claimed_at: row.try_get("claimed_at")?,
     })
 }
 
@@ -254,7 +283,12 @@ fn parse_channel(s: &str) -> Result<Channel> {
 
 fn record(row: &sqlx::any::AnyRow, events: Vec<CaseEvent>) -> Result<CaseRecord> {
     let answers: String = row.try_get("answers")?;
+    let award: Option<String> = row.try_get("award")?;
     Ok(CaseRecord {
+        award: award
+            .map(|a| serde_json::from_str(&a))
+            .transpose()
+            .map_err(|e| DbError::Corrupt(format!("award: {e}")))?,
         case: summary(row, &date_text(today()))?,
         filed_by: row.try_get("filed_by")?,
         answers: serde_json::from_str(&answers)
@@ -314,7 +348,7 @@ fn pauses(events: &[CaseEvent], resubmitting_today: bool) -> Result<Vec<Pause>> 
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn insert_event(
+pub(crate) async fn insert_event(
     conn: &mut sqlx::AnyConnection,
     case_id: &str,
     division_code: &str,
@@ -344,15 +378,38 @@ async fn insert_event(
     Ok(())
 }
 
+/// One move of a case: the action and what comes with it.
+pub(crate) struct Move<'a> {
+    pub(crate) action: &'a Action,
+    pub(crate) comment: Option<&'a str>,
+    /// The form's idempotency key, kept on a submitted case.
+    pub(crate) submit_key: Option<&'a str>,
+    /// What a final approval states (see [`Store::approve_case`]).
+    pub(crate) award: Option<&'a Award>,
+}
+
+pub(crate) fn version_u32(version: i64) -> Result<u32> {
+    u32::try_from(version).map_err(|_| DbError::Corrupt(format!("service version {version}")))
+}
+
 /// A case as its row says, before a move.
-struct Current {
-    state: State,
-    version: i64,
-    division_code: String,
-    service_code: String,
-    service_version: i64,
+pub(crate) struct Current {
+    pub(crate) state: State,
+    pub(crate) version: i64,
+    pub(crate) person_id: String,
+    pub(crate) division_code: String,
+    pub(crate) claimed_by: Option<String>,
+    pub(crate) service_code: String,
+    pub(crate) service_version: i64,
     submitted_at: Option<String>,
     submit_key: Option<String>,
+}
+
+/// A move just written: where the case went, and its new version.
+pub(crate) struct Moved {
+    pub(crate) to: State,
+    pub(crate) version: i64,
+    pub(crate) case: Current,
 }
 
 impl Store {
@@ -471,17 +528,14 @@ impl Store {
                 return self.case(scope, &existing).await;
             }
         }
-        self.apply(
-            &mut w.tx,
-            actor,
-            scope,
-            id,
-            expected_version,
-            &Action::Submit,
-            None,
+        let step = Move {
+            action: &Action::Submit,
+            comment: None,
             submit_key,
-        )
-        .await?;
+            award: None,
+        };
+        self.act(&mut w.tx, actor, scope, id, expected_version, step)
+            .await?;
         w.tx.commit().await?;
         self.case(scope, id).await
     }
@@ -498,31 +552,90 @@ impl Store {
         action: Action,
         comment: Option<&str>,
     ) -> Result<CaseRecord> {
-        let mut w = self.write_tx().await?;
-        self.apply(
-            &mut w.tx,
-            actor,
-            scope,
-            id,
-            expected_version,
-            &action,
+        let step = Move {
+            action: &action,
             comment,
-            None,
-        )
-        .await?;
+            submit_key: None,
+            award: None,
+        };
+        let mut w = self.write_tx().await?;
+        self.act(&mut w.tx, actor, scope, id, expected_version, step)
+            .await?;
         w.tx.commit().await?;
         self.case(scope, id).await
     }
 
-    async fn current(
+    /// Approves a case at its step, with what the final approval must state for the item's
+    /// outcome (an amount the catalog only describes, the assessed category and grade); the
+    /// award is checked, kept on the case, and acted on when the case is approved.
+    pub async fn approve_case(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        id: &str,
+        expected_version: i64,
+        award: &Award,
+        comment: Option<&str>,
+    ) -> Result<CaseRecord> {
+        let step = Move {
+            action: &Action::Decide(Decision::Approve),
+            comment,
+            submit_key: None,
+            award: Some(award),
+        };
+        let mut w = self.write_tx().await?;
+        self.act(&mut w.tx, actor, scope, id, expected_version, step)
+            .await?;
+        w.tx.commit().await?;
+        self.case(scope, id).await
+    }
+
+    /// Moves a case, then does what its arrival means: an approved case acts on the registry
+    /// and, when nothing is left to deliver, is fulfilled and closed by the system at once.
+    pub(crate) async fn act(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        actor: &Actor,
+        scope: &Scope,
+        id: &str,
+        expected_version: i64,
+        step: Move<'_>,
+    ) -> Result<Moved> {
+        let moved = self
+            .apply(conn, actor, scope, id, expected_version, step)
+            .await?;
+        if moved.to != State::Approved {
+            return Ok(moved);
+        }
+        if !self.settle(conn, id, &moved.case).await? {
+            return Ok(moved);
+        }
+        let system = Actor::system("outcome");
+        let mut last = moved;
+        for action in [Action::Fulfil, Action::Close] {
+            let step = Move {
+                action: &action,
+                comment: None,
+                submit_key: None,
+                award: None,
+            };
+            last = self
+                .apply(conn, &system, &Scope::All, id, last.version, step)
+                .await?;
+        }
+        Ok(last)
+    }
+
+    pub(crate) async fn current(
         &self,
         conn: &mut sqlx::AnyConnection,
         scope: &Scope,
         id: &str,
     ) -> Result<Current> {
         let mut sql = Sql::new(
-            "SELECT c.state, c.step, c.version, c.division_code, c.service_code, \
-             c.service_version, c.submitted_at, c.submit_key FROM cases c WHERE c.id = ",
+            "SELECT c.state, c.step, c.version, c.person_id, c.division_code, c.claimed_by, \
+             c.service_code, c.service_version, c.submitted_at, c.submit_key FROM cases c \
+             WHERE c.id = ",
         );
         sql.bind(id);
         push_case_scope(&mut sql, scope);
@@ -534,7 +647,9 @@ impl Store {
         Ok(Current {
             state: state_from(&row.try_get::<String, _>("state")?, row.try_get("step")?)?,
             version: row.try_get("version")?,
+            person_id: row.try_get("person_id")?,
             division_code: row.try_get("division_code")?,
+            claimed_by: row.try_get("claimed_by")?,
             service_code: row.try_get("service_code")?,
             service_version: row.try_get("service_version")?,
             submitted_at: row.try_get("submitted_at")?,
@@ -542,7 +657,6 @@ impl Store {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn apply(
         &self,
         conn: &mut sqlx::AnyConnection,
@@ -550,14 +664,25 @@ impl Store {
         scope: &Scope,
         id: &str,
         expected_version: i64,
-        action: &Action,
-        comment: Option<&str>,
-        submit_key: Option<&str>,
-    ) -> Result<()> {
+        step: Move<'_>,
+    ) -> Result<Moved> {
+        let Move {
+            action,
+            comment,
+            submit_key,
+            award,
+        } = step;
         let case = self.current(conn, scope, id).await?;
         if case.version != expected_version {
             return Err(DbError::Conflict {
                 current: case.version,
+            });
+        }
+        if matches!(action, Action::Decide(_))
+            && let Some(holder) = case.claimed_by.as_deref().filter(|h| *h != actor.id)
+        {
+            return Err(DbError::Claimed {
+                by: holder.to_owned(),
             });
         }
         let service = sqlx::query(
@@ -600,11 +725,26 @@ impl Store {
             .step()
             .and_then(|s| chain.get(s))
             .map(|s: &Step| s.as_str());
-        let key = submit_key.map(str::to_owned).or(case.submit_key);
+        let queue_step =
+            step_code.filter(|_| matches!(to, State::Submitted | State::InReview { .. }));
+        // The final approval states the award its outcome needs; it is kept on the case.
+        let award = match (action, to) {
+            (Action::Decide(Decision::Approve), State::Notice | State::Approved) => {
+                let service = self
+                    .service_version(&case.service_code, version_u32(case.service_version)?)
+                    .await?;
+                let award = award.cloned().unwrap_or_default().checked(&service)?;
+                Some(serde_json::to_string(&award).map_err(|e| DbError::Corrupt(e.to_string()))?)
+            }
+            _ => None,
+        };
+        let key = submit_key.map(str::to_owned).or(case.submit_key.clone());
+        // A move releases the claim and starts the new step's escalation afresh.
         let done = sqlx::query(
             "UPDATE cases SET state = $1, step = $2, step_code = $3, deadline = $4, \
-             submitted_at = $5, submit_key = $6, updated_at = $7, version = version + 1 \
-             WHERE id = $8 AND version = $9",
+             submitted_at = $5, submit_key = $6, updated_at = $7, queue_step = $8, \
+             award = COALESCE($9, award), claimed_by = NULL, claimed_at = NULL, \
+             escalated_at = NULL, version = version + 1 WHERE id = $10 AND version = $11",
         )
         .bind(to.slug())
         .bind(step_of(to))
@@ -613,6 +753,8 @@ impl Store {
         .bind(submitted_at.as_deref())
         .bind(key.as_deref())
         .bind(now.as_str())
+        .bind(queue_step)
+        .bind(award.as_deref())
         .bind(id)
         .bind(expected_version)
         .execute(&mut *conn)
@@ -661,12 +803,17 @@ impl Store {
                     "deadline": deadline,
                     "detail": detail,
                     "comment": comment,
+                    "award": award,
                     "version": case.version + 1,
                 })),
             }],
         )
         .await?;
-        Ok(())
+        Ok(Moved {
+            to,
+            version: case.version + 1,
+            case,
+        })
     }
 
     /// A case inside `scope`, with its events.
@@ -715,8 +862,7 @@ impl Store {
         let page = page.max(1);
         let per_page = per_page.max(1);
         let filter = |sql: &mut Sql| {
-            sql.push("c.state IN ('submitted', 'in_review') AND c.step_code = ")
-                .bind(step.as_str());
+            sql.push("c.queue_step = ").bind(step.as_str());
             push_case_scope(sql, scope);
         };
         let mut count = Sql::new("SELECT COUNT(*) FROM cases c WHERE ");

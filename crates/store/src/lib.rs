@@ -12,9 +12,11 @@ mod catalog;
 mod copy;
 mod divisions;
 mod outbox;
+mod outcomes;
 mod persons;
 mod sessions;
 mod sql;
+mod workflow;
 
 pub use accounts::{Account, NewAccount};
 pub use audit::{Actor, AuditRecord, AuditVerification};
@@ -22,11 +24,13 @@ pub use bulk::{BulkOutcome, PersonRow, Rejection};
 pub use cases::{CaseEvent, CaseRecord, CaseSummary, Channel, NewCase, action_name};
 pub use divisions::Division;
 pub use outbox::{CaseMessage, InboxMessage, Notification, OutgoingSms};
+pub use outcomes::Entitlement;
 pub use persons::{
     CertificateInput, CertificateRecord, ConsentRecord, GuardianInput, GuardianRecord, Page,
     PersonFilter, PersonInput, PersonRecord, PersonSummary, SearchTerm,
 };
 pub use sessions::{OneTimeCode, Session, SessionKind};
+pub use workflow::{DocumentMeta, DueWork, NoticeEntry, Objection, Rating, Task};
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -60,6 +64,19 @@ pub enum DbError {
     /// The case cannot move that way from where it is.
     #[error("{0}")]
     Transition(#[from] zhucan_services::TransitionError),
+    /// Another reviewer claimed the case at its step.
+    #[error("the case is claimed by {by}")]
+    Claimed { by: String },
+    /// The decision cannot have its effect (award missing, no certificate to act on, …).
+    #[error("{0}")]
+    Outcome(#[from] zhucan_services::OutcomeError),
+    /// Input the store refuses, with the field it concerns and why (zh, en).
+    #[error("{field}: {en}")]
+    Invalid {
+        field: &'static str,
+        zh: String,
+        en: String,
+    },
 }
 
 pub type Result<T, E = DbError> = std::result::Result<T, E>;

@@ -129,6 +129,45 @@ pub struct PersonRecord {
 }
 
 impl PersonRecord {
+    /// Eligibility facts from the record. A person in this registry is registered in the
+    /// district; they live in it unless another residence outside it is recorded.
+    pub fn facts(&self, today: time::Date) -> zhucan_services::Facts {
+        let certificate = self
+            .certificate
+            .as_ref()
+            .map(|c| zhucan_services::CertificateFacts {
+                category: c.category,
+                components: c.components.clone(),
+                grade: c.grade,
+                status: c.status,
+                // A missing expiry counts as ten years from issue, or as today when that is
+                // unknown too.
+                expires_on: c
+                    .expires_on
+                    .as_deref()
+                    .and_then(parse_date)
+                    .or_else(|| {
+                        c.issued_on
+                            .as_deref()
+                            .and_then(parse_date)
+                            .map(zhucan_services::ten_years_from)
+                    })
+                    .unwrap_or(today),
+            });
+        let person = zhucan_services::Person {
+            resident_id: self.resident_id.clone(),
+            household_status: self.household_status,
+            life_status: self.life_status,
+            resident: true,
+            residence_in_district: self
+                .residence_code
+                .as_ref()
+                .is_none_or(|r| self.division_code.district().contains(r)),
+            certificate,
+        };
+        zhucan_services::Facts::new(&person, today)
+    }
+
     /// The record as an edit would state it (for pre-filled forms and before/after audits).
     pub fn to_input(&self) -> PersonInput {
         PersonInput {

@@ -28,7 +28,7 @@ const MAX_SUBJECT_FAILURES: i64 = 5;
 const MAX_CLIENT_FAILURES: i64 = 30;
 const STAFF_SESSION: Duration = Duration::hours(8);
 const RESIDENT_SESSION: Duration = Duration::hours(2);
-const CODE_LIFETIME: Duration = Duration::minutes(5);
+pub(crate) const CODE_LIFETIME: Duration = Duration::minutes(5);
 const CODE_TRIES: i64 = 5;
 
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
@@ -64,14 +64,21 @@ async fn verify_password(hash: Option<String>, password: String) -> bool {
         && known
 }
 
-/// Starts a session and returns its cookies; the CSRF token is renewed at sign-in.
-async fn start_session(
+/// A session just stored: the token its holder sends (only its hash is kept) and its CSRF
+/// token.
+pub(crate) struct NewSession {
+    pub token: String,
+    pub csrf: String,
+    pub lifetime: Duration,
+}
+
+/// Stores a new session of `kind`.
+pub(crate) async fn open_session(
     state: &AppState,
-    ctx: &Ctx,
     kind: SessionKind,
     account: Option<&Account>,
     phone_index: Option<&[u8]>,
-) -> AppResult<HeaderMap> {
+) -> AppResult<NewSession> {
     let token = random_token(32);
     let csrf = random_token(32);
     let lifetime = if kind == SessionKind::Staff {
@@ -79,9 +86,6 @@ async fn start_session(
     } else {
         RESIDENT_SESSION
     };
-    if let Some(old) = &ctx.session_hash {
-        state.store.delete_session(old).await?;
-    }
     state
         .store
         .create_session(
@@ -93,6 +97,29 @@ async fn start_session(
             lifetime,
         )
         .await?;
+    Ok(NewSession {
+        token,
+        csrf,
+        lifetime,
+    })
+}
+
+/// Starts a session and returns its cookies; the CSRF token is renewed at sign-in.
+async fn start_session(
+    state: &AppState,
+    ctx: &Ctx,
+    kind: SessionKind,
+    account: Option<&Account>,
+    phone_index: Option<&[u8]>,
+) -> AppResult<HeaderMap> {
+    if let Some(old) = &ctx.session_hash {
+        state.store.delete_session(old).await?;
+    }
+    let NewSession {
+        token,
+        csrf,
+        lifetime,
+    } = open_session(state, kind, account, phone_index).await?;
     let mut headers = HeaderMap::new();
     let secure = state.config.secure_cookies;
     headers.append(
@@ -279,28 +306,52 @@ fn code_hash(phone_index: &[u8], code: &str) -> String {
     sm3_hex(&[phone_index, code.as_bytes()].concat())
 }
 
-/// Sends a code to any well-formed number, registered or not, so the page does not reveal who
-/// is in the registry; only a registered number can then sign in.
-pub async fn request_code(
-    State(state): State<AppState>,
-    ctx: Ctx,
-    Form(form): Form<CodeRequest>,
-) -> AppResult<Response> {
-    ctx.check_csrf(&form.csrf)?;
+/// The mobile number a resident signs in with.
+pub(crate) fn parse_phone(lang: Lang, raw: &str) -> Result<Phone, FormErrors> {
     let mut errors = FormErrors::default();
-    let phone = errors.required(
-        ctx.lang,
-        "phone",
-        ("请输入手机号码", "Enter your mobile number"),
-        &form.phone,
-        Phone::parse,
-    );
-    let Some(phone) = phone else {
-        return resident_login_page(&ctx, &state, errors, form.phone, false);
+    errors
+        .required(
+            lang,
+            "phone",
+            ("请输入手机号码", "Enter your mobile number"),
+            raw,
+            Phone::parse,
+        )
+        .ok_or(errors)
+}
+
+/// The number and the one-time code of a resident's sign-in, every problem named.
+pub(crate) fn parse_code<'a>(
+    lang: Lang,
+    raw_phone: &str,
+    raw_code: &'a str,
+) -> Result<(Phone, &'a str), FormErrors> {
+    let (phone, mut errors) = match parse_phone(lang, raw_phone) {
+        Ok(phone) => (Some(phone), FormErrors::default()),
+        Err(errors) => (None, errors),
     };
+    let code = raw_code.trim();
+    if code.len() != 6 || !code.chars().all(|c| c.is_ascii_digit()) {
+        errors.add(
+            "code",
+            crate::i18n::Tr { lang }.z(
+                "请输入短信中的 6 位数字验证码",
+                "Enter the 6-digit code from the text message",
+            ),
+        );
+    }
+    match phone {
+        Some(phone) if errors.is_empty() => Ok((phone, code)),
+        _ => Err(errors),
+    }
+}
+
+/// Sends a sign-in code to any well-formed number, registered or not, so the caller does not
+/// learn who is in the registry; only a registered number can then sign in.
+pub(crate) async fn send_code(state: &AppState, ctx: &Ctx, phone: &Phone) -> AppResult<()> {
     let index = state.store.crypto().blind_index(b"phone", phone.as_str());
     let subject = format!("code:{}", sm3_hex(&index));
-    check_rate(&state, &subject, &ctx.client).await?;
+    check_rate(state, &subject, &ctx.client).await?;
     // Each code sent counts as an attempt, which caps messages per number.
     state
         .store
@@ -318,7 +369,92 @@ pub async fn request_code(
             "[Longquanyi DPF] Your sign-in code is {code}. It expires in 5 minutes. Do not share it."
         )
     };
-    state.store.enqueue_sms(&phone, &body).await?;
+    state.store.enqueue_sms(phone, &body).await?;
+    Ok(())
+}
+
+/// Why a resident's code did not sign them in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// The code was right, but the number is no registered person's or guardian's.
+    NotRegistered,
+    Wrong,
+    /// Expired, used, or tried too often.
+    Unusable,
+}
+
+impl Refusal {
+    pub(crate) fn message(self, lang: Lang) -> &'static str {
+        let t = crate::i18n::Tr { lang };
+        match self {
+            Refusal::NotRegistered => t.z(
+                "该手机号码未登记在残疾人名册中，请联系所在社区",
+                "This number is not in the registry; please contact your community office",
+            ),
+            Refusal::Wrong => t.z(
+                "验证码不正确，请重新输入",
+                "The code is not right; try again",
+            ),
+            Refusal::Unusable => t.z(
+                "验证码已失效，请重新获取",
+                "The code has expired or was tried too often; ask for a new one",
+            ),
+        }
+    }
+}
+
+/// Checks a resident's one-time code (rate-limited, counted, and audited on success) and
+/// gives the blind index of the phone they proved they hold.
+pub(crate) async fn check_code(
+    state: &AppState,
+    ctx: &Ctx,
+    phone: &Phone,
+    code: &str,
+) -> AppResult<Result<Vec<u8>, Refusal>> {
+    let index = state.store.crypto().blind_index(b"phone", phone.as_str());
+    let subject = format!("verify:{}", sm3_hex(&index));
+    check_rate(state, &subject, &ctx.client).await?;
+    let result = state
+        .store
+        .check_one_time_code(&index, &code_hash(&index, code), CODE_TRIES)
+        .await?;
+    let persons = state.store.persons_for_phone(&index).await?;
+    let outcome = match result {
+        OneTimeCode::Valid if persons.is_empty() => Err(Refusal::NotRegistered),
+        OneTimeCode::Valid => Ok(index),
+        OneTimeCode::Wrong => Err(Refusal::Wrong),
+        OneTimeCode::Unusable => Err(Refusal::Unusable),
+    };
+    state
+        .store
+        .record_login_attempt(&subject, &ctx.client, outcome.is_ok())
+        .await?;
+    if let Ok(index) = &outcome {
+        let actor = zhucan_store::Actor {
+            id: format!("resident:{}", &sm3_hex(index)[..16]),
+            role: "resident".into(),
+            client: Some(ctx.client.clone()),
+        };
+        state
+            .store
+            .audit_event(&actor, "sign-in", "resident", &persons.join(","), None)
+            .await?;
+    }
+    Ok(outcome)
+}
+
+/// `POST /login/code`
+pub async fn request_code(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Form(form): Form<CodeRequest>,
+) -> AppResult<Response> {
+    ctx.check_csrf(&form.csrf)?;
+    let phone = match parse_phone(ctx.lang, &form.phone) {
+        Ok(phone) => phone,
+        Err(errors) => return resident_login_page(&ctx, &state, errors, form.phone, false),
+    };
+    send_code(&state, &ctx, &phone).await?;
     resident_login_page(
         &ctx,
         &state,
@@ -342,76 +478,26 @@ pub async fn verify_code(
     Form(form): Form<CodeCheck>,
 ) -> AppResult<Response> {
     ctx.check_csrf(&form.csrf)?;
-    let t = crate::i18n::Tr { lang: ctx.lang };
+    let (phone, code) = match parse_code(ctx.lang, &form.phone, &form.code) {
+        Ok(input) => input,
+        Err(errors) => return resident_login_page(&ctx, &state, errors, form.phone, true),
+    };
+    let refusal = match check_code(&state, &ctx, &phone, code).await? {
+        Ok(index) => {
+            let headers =
+                start_session(&state, &ctx, SessionKind::Resident, None, Some(&index)).await?;
+            return Ok((headers, Redirect::to("/me")).into_response());
+        }
+        Err(refusal) => refusal,
+    };
     let mut errors = FormErrors::default();
-    let phone = errors.required(
-        ctx.lang,
-        "phone",
-        ("请输入手机号码", "Enter your mobile number"),
-        &form.phone,
-        Phone::parse,
-    );
-    let code = form.code.trim();
-    if code.len() != 6 || !code.chars().all(|c| c.is_ascii_digit()) {
-        errors.add(
-            "code",
-            t.z(
-                "请输入短信中的 6 位数字验证码",
-                "Enter the 6-digit code from the text message",
-            ),
-        );
-    }
-    let Some(phone) = phone.filter(|_| errors.is_empty()) else {
-        return resident_login_page(&ctx, &state, errors, form.phone, true);
-    };
-    let index = state.store.crypto().blind_index(b"phone", phone.as_str());
-    let subject = format!("verify:{}", sm3_hex(&index));
-    check_rate(&state, &subject, &ctx.client).await?;
-    let result = state
-        .store
-        .check_one_time_code(&index, &code_hash(&index, code), CODE_TRIES)
-        .await?;
-    let persons = state.store.persons_for_phone(&index).await?;
-    let ok = result == OneTimeCode::Valid && !persons.is_empty();
-    state
-        .store
-        .record_login_attempt(&subject, &ctx.client, ok)
-        .await?;
-    if ok {
-        let headers =
-            start_session(&state, &ctx, SessionKind::Resident, None, Some(&index)).await?;
-        let actor = zhucan_store::Actor {
-            id: format!("resident:{}", &sm3_hex(&index)[..16]),
-            role: "resident".into(),
-            client: Some(ctx.client.clone()),
-        };
-        state
-            .store
-            .audit_event(&actor, "sign-in", "resident", &persons.join(","), None)
-            .await?;
-        return Ok((headers, Redirect::to("/me")).into_response());
-    }
-    let message = match result {
-        OneTimeCode::Valid => t.z(
-            "该手机号码未登记在残疾人名册中，请联系所在社区",
-            "This number is not in the registry; please contact your community office",
-        ),
-        OneTimeCode::Wrong => t.z(
-            "验证码不正确，请重新输入",
-            "The code is not right; try again",
-        ),
-        OneTimeCode::Unusable => t.z(
-            "验证码已失效，请重新获取",
-            "The code has expired or was tried too often; ask for a new one",
-        ),
-    };
-    errors.add("code", message);
+    errors.add("code", refusal.message(ctx.lang));
     resident_login_page(
         &ctx,
         &state,
         errors,
         phone.as_str().to_owned(),
-        result != OneTimeCode::Unusable,
+        refusal != Refusal::Unusable,
     )
 }
 

@@ -1,10 +1,11 @@
-//! Per-request context: who is asking (from the session cookie), in which language and display
-//! mode, and the CSRF token their forms must carry.
+//! Per-request context: who is asking (from the session cookie, or for API clients without
+//! cookies an `Authorization: Bearer` token), in which language and display mode, and the CSRF
+//! token their forms must carry.
 
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
-use axum::http::header::{COOKIE, SET_COOKIE};
+use axum::http::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
@@ -44,6 +45,9 @@ pub struct Ctx {
     /// Path and query of this request, for "back" links after switching language or mode.
     pub here: String,
     pub session_hash: Option<String>,
+    /// The session came in an `Authorization: Bearer` header, which a browser never adds on
+    /// its own: such a request cannot be a forged cross-site one and needs no CSRF token.
+    pub bearer: bool,
 }
 
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -67,6 +71,15 @@ pub fn set_cookie(name: &str, value: &str, max_age: Option<i64>, secure: bool) -
         c.push_str("; Secure");
     }
     HeaderValue::from_str(&c).expect("cookie values are ASCII tokens")
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+fn bearer_token(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
 }
 
 pub fn token_hash(token: &str) -> String {
@@ -138,7 +151,8 @@ pub async fn context(State(state): State<AppState>, mut req: Request, next: Next
         .unwrap_or_default();
     let elder = cookie(headers, ELDER_COOKIE).as_deref() == Some("1");
     let csrf_cookie = cookie(headers, CSRF_COOKIE).filter(|t| t.len() == 64);
-    let session_token = cookie(headers, SESSION_COOKIE);
+    let bearer = bearer_token(headers);
+    let session_token = bearer.clone().or_else(|| cookie(headers, SESSION_COOKIE));
     let (principal, session_hash, session_csrf) =
         match principal(&state, session_token.as_deref()).await {
             Ok(p) => p,
@@ -162,8 +176,10 @@ pub async fn context(State(state): State<AppState>, mut req: Request, next: Next
         client: client_address(&req, state.config.trust_proxy),
         here,
         session_hash,
+        bearer: bearer.is_some(),
     };
-    if req.method() != Method::GET
+    if !ctx.bearer
+        && req.method() != Method::GET
         && req.method() != Method::HEAD
         && let Err(e) = check_origin(req.headers())
     {

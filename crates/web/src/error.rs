@@ -46,6 +46,17 @@ impl From<DbError> for AppError {
                 AppError::Invalid(vec![(field.into(), format!("{what} already exists"))])
             }
             DbError::Transition(e) => AppError::BadRequest(e.message(zhucan_core::Lang::Zh)),
+            DbError::Claimed { .. } => AppError::BadRequest(
+                "该办件已由其他审核员认领，认领人处理前不能作出决定 / \
+                 another reviewer has claimed this case"
+                    .into(),
+            ),
+            DbError::Outcome(e) => {
+                AppError::Invalid(vec![("award".into(), e.message(zhucan_core::Lang::Zh))])
+            }
+            DbError::Invalid { field, zh, en } => {
+                AppError::Invalid(vec![(field.into(), format!("{zh} / {en}"))])
+            }
             DbError::UnknownDivision(code) => AppError::Invalid(vec![(
                 "division_code".into(),
                 format!("division {code} is not in the division table"),

@@ -13,6 +13,7 @@ mod ops;
 mod portal;
 mod render;
 mod staff;
+mod timers;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -103,10 +104,12 @@ pub async fn serve(
         }
         None => tokio::spawn(notify::deliver_forever(store, LogSender)),
     };
+    let due = tokio::spawn(timers::run_due_work(state.store.clone()));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     outbox.abort();
+    due.abort();
     result
 }

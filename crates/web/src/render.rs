@@ -89,6 +89,9 @@ fn nav_for(role: Role, lang: Lang, here: &str) -> Vec<NavItem> {
     if crate::staff::can_review(role) && role != Role::Admin {
         items.push(("/staff/cases", if zh { "待办审核" } else { "Review queue" }));
     }
+    if crate::staff::tasks::has_tasks(role) {
+        items.push(("/staff/tasks", if zh { "待办任务" } else { "Tasks" }));
+    }
     if role.can_edit_registry() {
         items.push((
             "/staff/persons/new",
@@ -198,4 +201,30 @@ pub fn url_encode(s: &str) -> String {
     serde_urlencoded::to_string([("", s)])
         .map(|e| e[1..].to_owned())
         .unwrap_or_default()
+}
+
+/// A stored file sent as a download: the stored type, the name in RFC 5987 form (Chinese
+/// names survive), and no sniffing by the browser.
+pub fn attachment(mime: &str, name: &str, content: Vec<u8>) -> Response {
+    use axum::http::header;
+    let encoded: String = name
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    (
+        [
+            (header::CONTENT_TYPE, mime.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"document\"; filename*=UTF-8''{encoded}"),
+            ),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
+            (header::CACHE_CONTROL, "private, no-store".to_owned()),
+        ],
+        content,
+    )
+        .into_response()
 }

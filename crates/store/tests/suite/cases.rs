@@ -203,8 +203,9 @@ async fn a_case_walks_the_chain_to_notice_and_approval(db: TestDb) {
         )
         .await
         .unwrap();
-    assert_eq!(case.state, State::Approved);
-    assert_eq!(case.version, 6);
+    // Approved, the subsidy became an entitlement, so the system fulfilled and closed it.
+    assert_eq!(case.state, State::Closed);
+    assert_eq!(case.version, 8);
     assert_eq!(case.deadline, None);
 
     let actions: Vec<&str> = case.events.iter().map(|e| e.action.as_str()).collect();
@@ -216,7 +217,9 @@ async fn a_case_walks_the_chain_to_notice_and_approval(db: TestDb) {
             "approve",
             "approve",
             "approve",
-            "notice_ended"
+            "notice_ended",
+            "fulfil",
+            "close"
         ]
     );
     let moves: Vec<(Option<&str>, &str)> = case
@@ -233,16 +236,18 @@ async fn a_case_walks_the_chain_to_notice_and_approval(db: TestDb) {
             (Some("in_review"), "in_review"),
             (Some("in_review"), "notice"),
             (Some("notice"), "approved"),
+            (Some("approved"), "fulfilled"),
+            (Some("fulfilled"), "closed"),
         ]
     );
     assert_eq!(case.events[2].actor, "account:street_reviewer");
     assert_eq!(case.events[2].comment.as_deref(), Some("材料齐全"));
     assert_eq!(case.events[2].step, Some(1));
     // Every event is in the audit log, and the chain holds.
-    assert_eq!(case_events(&db, &case.id).await, 6);
-    assert_eq!(case_audits(&db, &case.id).await, 6);
+    assert_eq!(case_events(&db, &case.id).await, 8);
+    assert_eq!(case_audits(&db, &case.id).await, 8);
     let audits = db.store.audit_for("case", &case.id).await.unwrap();
-    assert_eq!(audits[0].action, action_name(&Action::NoticeEnded));
+    assert_eq!(audits[2].action, action_name(&Action::NoticeEnded));
     assert_audit_intact(&db).await;
 
     // The person's cases, and the next number.
@@ -251,7 +256,7 @@ async fn a_case_walks_the_chain_to_notice_and_approval(db: TestDb) {
     let mine = db.store.cases_for_person(&scope, &pid).await.unwrap();
     assert_eq!(mine.len(), 2);
     assert_eq!(mine[0].id, second.id);
-    assert_eq!(mine[1].state, State::Approved);
+    assert_eq!(mine[1].state, State::Closed);
     assert_eq!(mine[1].rid_masked, input.resident_id.masked());
 }
 

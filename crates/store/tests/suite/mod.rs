@@ -4,3 +4,4 @@ mod bulk;
 mod cases;
 mod outbox;
 mod persons;
+mod workflow;

@@ -1,45 +1,86 @@
-//! `/api/v1`: the same operations as the pages, as JSON, for mobile and partner clients.
-//! Cookie-authenticated writes must send the CSRF token in `X-CSRF-Token`.
+//! `/api/v1`: the same operations as the pages, as JSON, for mobile, mini-program and partner
+//! clients, described by the OpenAPI document at `/api/v1/openapi.json`.
+//!
+//! Callers sign in with a cookie session (writes then send the CSRF token in `X-CSRF-Token`)
+//! or, without cookies, with `Authorization: Bearer <token>` from `POST /api/v1/session`.
+//! Errors are `{"errors":[{"field":…,"detail":…}]}`, in the caller's language where they are
+//! worded for people (`?lang=zh|en`, else the language cookie, else `Accept-Language`).
+
+mod cases;
+mod openapi;
+mod persons;
+mod services;
+mod session;
+
+use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::Deserialize;
-use serde_json::{Value, json};
-use zhucan_core::{DivisionCode, Role};
-use zhucan_store::{PersonFilter, SearchTerm};
+use serde_json::json;
+use utoipa::{IntoParams, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use zhucan_core::Lang;
 
 use crate::AppState;
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, LANG_COOKIE, Principal, cookie};
 use crate::error::AppError;
-use crate::staff::PersonForm;
 
+/// The API's routes, each registered with its OpenAPI description, and the document itself.
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/persons", get(list).post(create))
-        .route("/persons/{id}", get(show).put(update))
-        .route("/me", get(me))
-        .route("/services", get(crate::portal::services::api_list))
+    let (router, spec) = api_router().split_for_parts();
+    let spec = Arc::new(spec.to_json().expect("the OpenAPI document serializes"));
+    router
+        .layer(Extension(openapi::Document(spec)))
         .fallback(|| async { AppError::NotFound.into_json() })
 }
 
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(openapi::document))
+        .routes(routes!(session::request_code))
+        .routes(routes!(session::sign_in, session::sign_out))
+        .routes(routes!(persons::me))
+        .routes(routes!(persons::list, persons::create))
+        .routes(routes!(persons::show, persons::update))
+        .routes(routes!(services::list))
+        .routes(routes!(services::show))
+        .routes(routes!(services::eligibility))
+        .routes(routes!(cases::list, cases::create))
+        .routes(routes!(cases::show))
+        .routes(routes!(cases::withdraw))
+}
+
 /// JSON errors (`{"errors":[…]}`) instead of the HTML error page.
-pub struct ApiError(AppError);
+pub enum ApiError {
+    App(AppError),
+    /// A refusal worded for this case: status, the field it concerns (if any), and why.
+    Plain(StatusCode, Option<String>, String),
+}
 
 impl<E: Into<AppError>> From<E> for ApiError {
     fn from(e: E) -> ApiError {
-        ApiError(e.into())
+        ApiError::App(e.into())
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        match self.0 {
-            AppError::Unauthenticated { .. } => AppError::Unauthenticated { login: "" }.into_json(),
-            other => other.into_json(),
+        match self {
+            ApiError::App(AppError::Unauthenticated { .. }) => {
+                AppError::Unauthenticated { login: "" }.into_json()
+            }
+            ApiError::App(other) => other.into_json(),
+            ApiError::Plain(status, field, detail) => (
+                status,
+                Json(json!({ "errors": [{ "field": field, "detail": detail }] })),
+            )
+                .into_response(),
         }
     }
 }
@@ -57,15 +98,60 @@ impl From<JsonRejection> for AppError {
     }
 }
 
-/// The caller's context, with the CSRF header checked for writes.
+/// The caller's context in the language they asked for, without the CSRF check: for signing
+/// in, where there is no session yet. (A JSON body cannot be sent cross-site without a CORS
+/// preflight, which this server never grants, and a token in a response body cannot be read
+/// cross-site.)
+struct LangCtx(Ctx);
+
+/// The caller's context in their language, with the CSRF header checked for cookie-borne
+/// writes.
 struct ApiCtx(Ctx);
+
+/// `?lang=`, which any route takes; documented on those whose answers are worded for people.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct LangQuery {
+    /// `zh` or `en`; else the language cookie, else `Accept-Language`, else Chinese.
+    lang: Option<String>,
+}
+
+/// `en…` or `zh…`, whichever `Accept-Language` names first.
+fn accept_language(headers: &HeaderMap) -> Option<Lang> {
+    let value = headers.get("accept-language")?.to_str().ok()?;
+    value.split(',').find_map(|tag| {
+        let tag = tag.split(';').next()?.trim().to_ascii_lowercase();
+        match tag.split('-').next()? {
+            "zh" => Some(Lang::Zh),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    })
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for LangCtx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<LangCtx, ApiError> {
+        let mut ctx = Ctx::from_request_parts(parts, state).await?;
+        let asked = Query::<LangQuery>::try_from_uri(&parts.uri)
+            .ok()
+            .and_then(|q| q.0.lang)
+            .and_then(|l| Lang::from_code(&l));
+        let chosen = cookie(&parts.headers, LANG_COOKIE).and_then(|l| Lang::from_code(&l));
+        if let Some(lang) = asked.or(chosen).or_else(|| accept_language(&parts.headers)) {
+            ctx.lang = lang;
+        }
+        Ok(LangCtx(ctx))
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for ApiCtx {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<ApiCtx, ApiError> {
-        let ctx = Ctx::from_request_parts(parts, state).await?;
-        if !parts.method.is_safe() {
+        let LangCtx(ctx) = LangCtx::from_request_parts(parts, state).await?;
+        if !parts.method.is_safe() && !ctx.bearer {
             let token = parts
                 .headers
                 .get("x-csrf-token")
@@ -77,126 +163,17 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiCtx {
     }
 }
 
-#[derive(Deserialize, Default)]
-struct ListQuery {
-    q: Option<String>,
-    category: Option<String>,
-    grade: Option<String>,
-    division: Option<String>,
-    household_status: Option<String>,
-    life_status: Option<String>,
-    page: Option<i64>,
-    per_page: Option<i64>,
-}
-
-/// Unknown filter values are errors here (a client should know), unlike the page's selects.
-fn parse_filter(q: &ListQuery) -> Result<PersonFilter, AppError> {
-    fn field<T: std::str::FromStr>(
-        name: &str,
-        v: &Option<String>,
-        errors: &mut Vec<(String, String)>,
-    ) -> Option<T>
-    where
-        T::Err: std::fmt::Display,
-    {
-        let v = v.as_deref().filter(|s| !s.is_empty())?;
-        v.parse()
-            .map_err(|e: T::Err| errors.push((name.to_owned(), e.to_string())))
-            .ok()
+impl ApiCtx {
+    /// The people a signed-in resident or guardian acts for; staff are refused (403): these
+    /// routes speak for the applicant.
+    fn resident_persons(&self) -> Result<&[String], ApiError> {
+        match &self.0.principal {
+            Principal::Staff(_) => Err(AppError::Forbidden.into()),
+            _ => Ok(self.0.resident_persons()?),
+        }
     }
-    let mut errors = Vec::new();
-    let filter = PersonFilter {
-        term: q.q.as_deref().and_then(SearchTerm::parse),
-        category: field("category", &q.category, &mut errors),
-        grade: field("grade", &q.grade, &mut errors),
-        division: field::<DivisionCode>("division", &q.division, &mut errors),
-        household_status: field("household_status", &q.household_status, &mut errors),
-        life_status: field("life_status", &q.life_status, &mut errors),
-    };
-    if errors.is_empty() {
-        Ok(filter)
-    } else {
-        Err(AppError::Invalid(errors))
+
+    fn z(&self, zh: &str, en: &str) -> String {
+        crate::i18n::Tr { lang: self.0.lang }.z(zh, en).to_owned()
     }
-}
-
-async fn list(
-    State(state): State<AppState>,
-    ApiCtx(ctx): ApiCtx,
-    Query(q): Query<ListQuery>,
-) -> ApiResult {
-    ctx.staff_with(Role::can_view_registry)?;
-    let filter = parse_filter(&q)?;
-    let per_page = q.per_page.unwrap_or(25).clamp(1, 200);
-    let page = state
-        .store
-        .search_persons(&ctx.scope(), &filter, q.page.unwrap_or(1), per_page)
-        .await?;
-    Ok(Json(page).into_response())
-}
-
-async fn show(
-    State(state): State<AppState>,
-    ApiCtx(ctx): ApiCtx,
-    Path(id): Path<String>,
-) -> ApiResult {
-    ctx.staff_with(Role::can_view_registry)?;
-    let record = state
-        .store
-        .view_person(&ctx.actor(), &ctx.scope(), &id)
-        .await?;
-    Ok(Json(record).into_response())
-}
-
-fn parse_body(form: &PersonForm, ctx: &Ctx) -> Result<zhucan_store::PersonInput, AppError> {
-    form.parse(ctx.lang)
-        .map_err(|e| AppError::Invalid(e.into_fields()))
-}
-
-async fn create(
-    State(state): State<AppState>,
-    ApiCtx(ctx): ApiCtx,
-    Body(form): Body<PersonForm>,
-) -> ApiResult {
-    ctx.staff_with(Role::can_edit_registry)?;
-    let input = parse_body(&form, &ctx)?;
-    let id = state
-        .store
-        .create_person(&ctx.actor(), &ctx.scope(), &input)
-        .await?;
-    Ok((axum::http::StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
-}
-
-async fn update(
-    State(state): State<AppState>,
-    ApiCtx(ctx): ApiCtx,
-    Path(id): Path<String>,
-    Body(form): Body<PersonForm>,
-) -> ApiResult {
-    ctx.staff_with(Role::can_edit_registry)?;
-    let version: i64 = form.version.parse().map_err(|_| {
-        AppError::Invalid(vec![(
-            "version".into(),
-            "the version read before editing is required".into(),
-        )])
-    })?;
-    let input = parse_body(&form, &ctx)?;
-    state
-        .store
-        .update_person(&ctx.actor(), &ctx.scope(), &id, version, &input)
-        .await?;
-    Ok(Json(json!({ "id": id, "version": version + 1 })).into_response())
-}
-
-async fn me(State(state): State<AppState>, ApiCtx(ctx): ApiCtx) -> ApiResult {
-    let ids = ctx.resident_persons()?.to_vec();
-    let (scope, actor) = (ctx.scope(), ctx.actor());
-    let mut records: Vec<Value> = Vec::new();
-    for id in &ids {
-        records.push(
-            serde_json::to_value(state.store.view_person(&actor, &scope, id).await?)
-                .map_err(anyhow::Error::from)?,
-        );
-    }
-    Ok(Json(json!({ "persons": records })).into_response())
 }

@@ -8,11 +8,10 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Path, State as AxState};
 use axum::response::{IntoResponse, Redirect, Response};
-use serde_json::{Map, Value};
 use zhucan_core::{Lang, today_shanghai};
 use zhucan_crypto::random_token;
-use zhucan_services::{Action, AnswerKind, ServiceVersion, State, Step};
-use zhucan_store::{CaseEvent, CaseRecord, Channel, NewCase};
+use zhucan_services::{Action, Answer, AnswerKind, ServiceVersion, State, Step};
+use zhucan_store::{CaseEvent, CaseRecord, CaseSummary, Channel, NewCase};
 
 use crate::AppState;
 use crate::ctx::Ctx;
@@ -25,7 +24,7 @@ fn z(lang: Lang, zh: &str, en: &str) -> String {
 }
 
 /// The active version of the item `code`, or 404.
-fn service<'a>(state: &'a AppState, code: &str) -> AppResult<&'a ServiceVersion> {
+pub(crate) fn service<'a>(state: &'a AppState, code: &str) -> AppResult<&'a ServiceVersion> {
     let code = code.parse().map_err(|_| AppError::NotFound)?;
     state
         .catalog
@@ -167,39 +166,20 @@ pub async fn submit(
             z(lang, "请选择为谁申请", "Choose who you are applying for"),
         );
     }
-    let mut raw = BTreeMap::new();
-    let mut answers = Map::new();
-    for q in s.questions().iter() {
-        let id = format!("q-{}", q.key());
-        let value = field(&format!("q_{}", q.key()));
-        let parsed = match q.kind() {
-            AnswerKind::Bool => match value.as_str() {
-                "yes" => Some(Value::Bool(true)),
-                "no" => Some(Value::Bool(false)),
-                _ => None,
-            },
-            AnswerKind::Choice => q
-                .choices()
-                .iter()
-                .any(|c| c.value == value)
-                .then(|| Value::String(value.clone())),
-            AnswerKind::Text => (!value.is_empty()).then(|| Value::String(value.clone())),
-        };
-        match parsed {
-            Some(v) => {
-                answers.insert(q.key().to_owned(), v);
+    let raw: BTreeMap<String, String> = s
+        .questions()
+        .iter()
+        .map(|q| (q.key().to_owned(), field(&format!("q_{}", q.key()))))
+        .collect();
+    let answers = s
+        .questions()
+        .parse_answers(&raw)
+        .map_err(|problems| {
+            for (key, problem) in problems {
+                errors.add(&format!("q-{key}"), problem.message(lang));
             }
-            None => errors.add(
-                &id,
-                format!(
-                    "{}{}",
-                    z(lang, "请回答：", "Answer the question: "),
-                    q.text(lang)
-                ),
-            ),
-        }
-        raw.insert(q.key().to_owned(), value);
-    }
+        })
+        .ok();
     let confirm = field("confirm") == "yes";
     if !confirm {
         errors.add(
@@ -211,7 +191,7 @@ pub async fn submit(
             ),
         );
     }
-    if !errors.is_empty() {
+    let Some(answers) = answers.filter(|_| errors.is_empty()) else {
         let people = own_people(&state, &ctx).await?;
         let (zh, en) = apply_title(s);
         let mut resp = page(&ApplyPage {
@@ -226,7 +206,21 @@ pub async fn submit(
         })?;
         *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
         return Ok(resp);
-    }
+    };
+    let (case, _) = file_case(&state, &ctx, s, person, &answers, submit_key).await?;
+    Ok(Redirect::to(&format!("/me/cases/{}", case.id)).into_response())
+}
+
+/// Files and submits a resident's case, once per `submit_key`: with a key already used, the
+/// case filed under it is returned as it is. The flag says whether this call filed it.
+pub(crate) async fn file_case(
+    state: &AppState,
+    ctx: &Ctx,
+    s: &ServiceVersion,
+    person_id: String,
+    answers: &BTreeMap<String, Answer>,
+    submit_key: String,
+) -> AppResult<(CaseRecord, bool)> {
     let (actor, scope) = (ctx.actor(), ctx.scope());
     let case = state
         .store
@@ -235,22 +229,26 @@ pub async fn submit(
             &scope,
             NewCase {
                 service: s,
-                person_id: person,
+                person_id,
                 channel: Channel::Portal,
-                answers: Value::Object(answers),
+                answers: serde_json::to_value(answers).map_err(anyhow::Error::from)?,
                 submit_key: Some(submit_key.clone()),
             },
         )
         .await?;
+    // A draft left under the key (by a call cut short) is submitted now.
+    if case.state != State::Draft {
+        return Ok((case, false));
+    }
     let case = state
         .store
         .submit_case(&actor, &scope, &case.id, case.version, Some(&submit_key))
         .await?;
-    Ok(Redirect::to(&format!("/me/cases/{}", case.id)).into_response())
+    Ok((case, true))
 }
 
 /// The name of the item a case was filed under, in `lang`.
-fn item_name(state: &AppState, code: &str, version: i64, lang: Lang) -> String {
+pub(crate) fn item_name(state: &AppState, code: &str, version: i64, lang: Lang) -> String {
     code.parse()
         .ok()
         .and_then(|c| state.catalog.version(&c, u32::try_from(version).ok()?))
@@ -258,7 +256,7 @@ fn item_name(state: &AppState, code: &str, version: i64, lang: Lang) -> String {
         .unwrap_or_else(|| code.to_owned())
 }
 
-fn step_name(code: Option<&str>, lang: Lang) -> String {
+pub(crate) fn step_name(code: Option<&str>, lang: Lang) -> String {
     code.and_then(|c| c.parse::<Step>().ok())
         .map(|s| s.name(lang).to_owned())
         .unwrap_or_default()
@@ -282,8 +280,8 @@ struct CasesPage {
     cases: Vec<CaseRow>,
 }
 
-/// `GET /me/cases`: every case of the resident's people, newest first.
-pub async fn list(AxState(state): AxState<AppState>, ctx: Ctx) -> AppResult<Response> {
+/// Every case of the signed-in resident's people, newest first.
+pub(crate) async fn own_cases(state: &AppState, ctx: &Ctx) -> AppResult<Vec<CaseSummary>> {
     let persons = ctx.resident_persons()?.to_vec();
     let scope = ctx.scope();
     let mut all = Vec::new();
@@ -293,8 +291,14 @@ pub async fn list(AxState(state): AxState<AppState>, ctx: Ctx) -> AppResult<Resp
     all.sort_by(|a, b| {
         (b.created_at.as_str(), b.id.as_str()).cmp(&(a.created_at.as_str(), a.id.as_str()))
     });
+    Ok(all)
+}
+
+/// `GET /me/cases`: every case of the resident's people, newest first.
+pub async fn list(AxState(state): AxState<AppState>, ctx: Ctx) -> AppResult<Response> {
     let lang = ctx.lang;
-    let cases = all
+    let cases = own_cases(&state, &ctx)
+        .await?
         .into_iter()
         .map(|c| CaseRow {
             item: item_name(&state, &c.service_code, c.service_version, lang),
@@ -314,7 +318,12 @@ pub async fn list(AxState(state): AxState<AppState>, ctx: Ctx) -> AppResult<Resp
 }
 
 pub struct TimelineItem {
+    /// When, as stored (RFC 3339, UTC).
+    pub at: String,
+    /// When, in China time for display.
     pub when: String,
+    /// The event's action name (`submit`, `approve`, ...).
+    pub action: String,
     pub what: String,
     pub who: String,
 }
@@ -350,7 +359,7 @@ fn event_text(e: &CaseEvent, lang: Lang) -> String {
 }
 
 /// The timeline: who did what and when, naming the office (never a staff member) for staff.
-fn timeline(record: &CaseRecord, chain: &[Step], lang: Lang) -> Vec<TimelineItem> {
+pub(crate) fn timeline(record: &CaseRecord, chain: &[Step], lang: Lang) -> Vec<TimelineItem> {
     let mut held_by: Option<i64> = None;
     record
         .events
@@ -367,12 +376,28 @@ fn timeline(record: &CaseRecord, chain: &[Step], lang: Lang) -> Vec<TimelineItem
             };
             held_by = e.step;
             TimelineItem {
+                at: e.at.clone(),
                 when: local_time(&e.at),
+                action: e.action.clone(),
                 what: event_text(e, lang),
                 who,
             }
         })
         .collect()
+}
+
+/// The review chain of the version a case was filed under.
+pub(crate) fn chain_of(state: &AppState, c: &CaseSummary) -> Vec<Step> {
+    c.service_code
+        .parse()
+        .ok()
+        .and_then(|code| {
+            state
+                .catalog
+                .version(&code, u32::try_from(c.service_version).ok()?)
+        })
+        .map(|s| s.chain().to_vec())
+        .unwrap_or_default()
 }
 
 #[derive(Template)]
@@ -396,17 +421,7 @@ pub async fn show(
     ctx.resident_persons()?;
     let c = state.store.case(&ctx.scope(), &id).await?;
     let lang = ctx.lang;
-    let chain: Vec<Step> = c
-        .service_code
-        .parse()
-        .ok()
-        .and_then(|code| {
-            state
-                .catalog
-                .version(&code, u32::try_from(c.service_version).ok()?)
-        })
-        .map(|s| s.chain().to_vec())
-        .unwrap_or_default();
+    let chain = chain_of(&state, &c);
     let item = item_name(&state, &c.service_code, c.service_version, lang);
     page(&CasePage {
         l: Layout::new(

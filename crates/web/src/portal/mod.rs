@@ -9,6 +9,7 @@ use zhucan_store::PersonRecord;
 
 pub mod applications;
 pub mod messages;
+mod notice;
 pub mod services;
 
 use crate::AppState;
@@ -36,6 +37,11 @@ pub fn routes() -> Router<AppState> {
         .route("/me/cases/{id}", get(applications::show))
         .route("/me/cases/{id}/withdraw", post(applications::withdraw))
         .route("/me/messages", get(messages::inbox))
+        .route("/notice", get(notice::list))
+        .route(
+            "/notice/{case}/objection",
+            get(notice::objection_form).post(notice::object),
+        )
 }
 
 #[derive(Template)]

@@ -3,51 +3,17 @@
 //! explained clause by clause.
 
 use askama::Template;
-use axum::Json;
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use axum::response::Response;
 use time::Date;
 use zhucan_core::{Lang, today_shanghai};
-use zhucan_services::{CertificateFacts, Evaluation, Facts, Person, ServiceVersion};
+use zhucan_services::{Evaluation, ServiceVersion};
 use zhucan_store::PersonRecord;
 
 use crate::AppState;
 use crate::ctx::{Ctx, Principal};
 use crate::error::{AppError, AppResult};
 use crate::render::{Layout, page};
-
-/// Eligibility facts from a registry record. A person in this registry is registered in the
-/// district; they live in it unless another residence outside it is recorded.
-pub fn facts_of(p: &PersonRecord, today: Date) -> Facts {
-    let date = |s: &Option<String>| {
-        s.as_deref().and_then(|s| {
-            Date::parse(s, time::macros::format_description!("[year]-[month]-[day]")).ok()
-        })
-    };
-    let certificate = p.certificate.as_ref().map(|c| CertificateFacts {
-        category: c.category,
-        components: c.components.clone(),
-        grade: c.grade,
-        status: c.status,
-        // A missing expiry counts as ten years from issue, or as today when that is unknown too.
-        expires_on: date(&c.expires_on)
-            .or_else(|| date(&c.issued_on).and_then(|d| d.replace_year(d.year() + 10).ok()))
-            .unwrap_or(today),
-    });
-    let person = Person {
-        resident_id: p.resident_id.clone(),
-        household_status: p.household_status,
-        life_status: p.life_status,
-        resident: true,
-        residence_in_district: p
-            .residence_code
-            .as_ref()
-            .is_none_or(|r| p.division_code.district().contains(r)),
-        certificate,
-    };
-    Facts::new(&person, today)
-}
 
 /// One of the signed-in resident's people and what a rule says about them.
 struct Assessment {
@@ -72,7 +38,7 @@ fn assess(service: &ServiceVersion, records: &[PersonRecord], today: Date) -> Ve
         .iter()
         .map(|p| Assessment {
             name: p.name.as_str().to_owned(),
-            evaluation: service.eligibility_rule().evaluate(&facts_of(p, today)),
+            evaluation: service.eligibility_rule().evaluate(&p.facts(today)),
         })
         .collect()
 }
@@ -128,36 +94,4 @@ pub async fn show(
         signed_in: !records.is_empty(),
         s,
     })
-}
-
-/// `GET /api/v1/services`: the items in force today, in both languages.
-pub async fn api_list(State(state): State<AppState>) -> Response {
-    let services: Vec<_> = state
-        .catalog
-        .services_on(today_shanghai())
-        .into_iter()
-        .map(|s| {
-            let both =
-                |f: &dyn Fn(Lang) -> String| json!({ "zh-CN": f(Lang::Zh), "en": f(Lang::En) });
-            json!({
-                "code": s.code().as_str(),
-                "version": s.version(),
-                "effective_from": s.effective_from().to_string(),
-                "name": both(&|l| s.name(l).to_owned()),
-                "group": s.group().slug(),
-                "who": both(&|l| s.who(l).to_owned()),
-                "chain": s.chain().iter().map(|step| step.slug()).collect::<Vec<_>>(),
-                "notice_days": s.notice_days(),
-                "limit_working_days": s.limit_days(),
-                "materials": s.materials().iter().map(|m| json!({
-                    "name": both(&|l| m.name(l).to_owned()), "required": m.required,
-                })).collect::<Vec<_>>(),
-                "amount": both(&|l| s.amount().text(l)),
-                "eligibility_rule": s.eligibility_rule().source(),
-                "proactive": s.proactive(),
-                "cross_province": s.cross_province(),
-            })
-        })
-        .collect();
-    Json(json!({ "services": services })).into_response()
 }

@@ -7,9 +7,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use zhucan_core::{Category, Grade, Money, MultipleComponents};
 use zhucan_core::{Lang, Role, today_shanghai};
-use zhucan_services::{Action, Answer, Decision, Evaluation, ServiceVersion, Step};
-use zhucan_store::{CaseRecord, CaseSummary, DbError, Page};
+use zhucan_services::{
+    Action, Award, Decision, Evaluation, Needs, Outcome, OutcomeError, ServiceVersion, Step,
+    offices,
+};
+use zhucan_store::{CaseRecord, CaseSummary, DbError, DocumentMeta, Objection, Page, Task};
 
 use crate::AppState;
 use crate::ctx::Ctx;
@@ -20,24 +24,14 @@ use crate::render::{Layout, local_time, page, url_encode};
 
 const PER_PAGE: i64 = 25;
 
-/// The steps a role reviews; admin may view every step but decides none.
-fn steps_for(role: Role) -> Vec<Step> {
-    match role {
-        Role::Admin => Step::ALL.to_vec(),
-        Role::DistrictReviewer => vec![Step::District, Step::CivilAffairs, Step::Health],
-        Role::StreetReviewer => vec![Step::Street],
-        Role::CommunityWorker => vec![Step::Community],
-        Role::Provider | Role::Partner => Vec::new(),
-    }
-}
-
 fn may_decide(role: Role, step: Option<&str>) -> bool {
-    role != Role::Admin && step.is_some_and(|s| steps_for(role).iter().any(|st| st.slug() == s))
+    step.and_then(Step::from_slug)
+        .is_some_and(|s| offices::decides(role, s))
 }
 
 /// The roles with a review queue (the nav item and the pages).
 pub fn can_review(role: Role) -> bool {
-    !steps_for(role).is_empty()
+    !offices::steps_for(role).is_empty()
 }
 
 /// A queue row with the deadline marks worked out.
@@ -86,7 +80,7 @@ pub async fn queue(
     Query(q): Query<QueueQuery>,
 ) -> AppResult<Response> {
     let account = ctx.staff_with(can_review)?;
-    let steps = steps_for(account.role);
+    let steps = offices::steps_for(account.role).to_vec();
     let step = if q.step.is_empty() {
         steps[0]
     } else {
@@ -140,6 +134,19 @@ struct CasePage {
     can_decide: bool,
     /// Earlier steps the case may be sent back to: (index, name).
     earlier: Vec<(usize, String)>,
+    /// What approving here must state (at the last step of the chain only).
+    needs: Needs,
+    /// (slug, name) of the categories and grades an assessment may find.
+    categories: Vec<(&'static str, &'static str)>,
+    grades: Vec<(&'static str, &'static str)>,
+    /// The claim, in words, when someone holds the case.
+    claim: Option<String>,
+    can_claim: bool,
+    documents: Vec<DocumentMeta>,
+    objections: Vec<Objection>,
+    /// Objections are decided by the federation (district) office.
+    can_decide_objections: bool,
+    tasks: Vec<Task>,
     f: DecideForm,
     errors: FormErrors,
     conflict: bool,
@@ -161,15 +168,15 @@ pub struct DecideForm {
     to_step: String,
     #[serde(default)]
     comment: String,
-}
-
-fn answer_of(v: &serde_json::Value) -> Option<Answer> {
-    match v {
-        serde_json::Value::Bool(b) => Some(Answer::Bool(*b)),
-        serde_json::Value::String(s) => Some(Answer::Text(s.clone())),
-        serde_json::Value::Number(n) => Some(Answer::Text(n.to_string())),
-        _ => None,
-    }
+    /// Award fields of a final approval: yuan, category and grade slugs, components.
+    #[serde(default)]
+    amount: String,
+    #[serde(default)]
+    category: String,
+    #[serde(default)]
+    grade: String,
+    #[serde(default)]
+    components: String,
 }
 
 fn action_label(action: &str, t: Tr) -> String {
@@ -235,17 +242,10 @@ async fn render_case(
             .view_person(&ctx.actor(), &ctx.scope(), &c.person_id)
             .await
         {
-            Ok(p) => {
-                let mut facts = crate::portal::services::facts_of(&p, today_shanghai());
-                if let Some(m) = c.answers.as_object() {
-                    for (k, v) in m {
-                        if let Some(a) = answer_of(v) {
-                            facts = facts.with_answer(k, a);
-                        }
-                    }
-                }
-                Some(s.eligibility_rule().evaluate(&facts))
-            }
+            Ok(p) => Some(
+                s.eligibility_rule()
+                    .evaluate(&c.facts_for(&p, today_shanghai())),
+            ),
             Err(DbError::NotFound) => None,
             Err(e) => return Err(e.into()),
         },
@@ -302,6 +302,29 @@ async fn render_case(
             c.state,
             zhucan_services::State::Submitted | zhucan_services::State::InReview { .. }
         );
+    let last_step = chain.len().checked_sub(1);
+    let needs = match service {
+        Some(s) if can_decide && c.state.step() == last_step => Outcome::of(s).needs(s),
+        _ => Needs::default(),
+    };
+    let me = ctx.actor().id;
+    let claim = c.claimed_by.as_deref().map(|by| {
+        if by == me {
+            t.z("您已认领此办件", "You have claimed this case")
+                .to_owned()
+        } else {
+            format!(
+                "{}{}",
+                t.z("已由审核员认领：", "Claimed by reviewer "),
+                by.trim_start_matches("account:")
+            )
+        }
+    });
+    let can_claim = can_decide && c.claimed_by.is_none();
+    let scope = ctx.scope();
+    let documents = state.store.documents(&scope, &c.id).await?;
+    let objections = state.store.objections(&scope, &c.id).await?;
+    let tasks = state.store.case_tasks(&scope, &c.id).await?;
     let status = if conflict {
         StatusCode::CONFLICT
     } else if errors.is_empty() {
@@ -324,6 +347,21 @@ async fn render_case(
         evaluation,
         can_decide,
         earlier,
+        needs,
+        categories: Category::ALL
+            .iter()
+            .map(|c| (c.slug(), c.name(ctx.lang)))
+            .collect(),
+        grades: Grade::ALL
+            .iter()
+            .map(|g| (g.slug(), g.name(ctx.lang)))
+            .collect(),
+        claim,
+        can_claim,
+        documents,
+        objections,
+        can_decide_objections: account.role == Role::DistrictReviewer,
+        tasks,
         f,
         errors,
         conflict,
@@ -443,24 +481,41 @@ pub async fn decide(
             None
         }
     };
+    let award = match (&decision, final_needs(&state, &c)) {
+        (Some(Decision::Approve), Some((needs, service))) if needs.any() => {
+            parse_award(&f, needs, service, &mut errors, t)
+        }
+        _ => None,
+    };
     let (Some(decision), true) = (decision, errors.is_empty()) else {
         return render_case(&state, &ctx, c, f, errors, false).await;
     };
     let comment = f.comment.trim();
     let comment = (!comment.is_empty()).then_some(comment);
     let step = c.step_code.clone().unwrap_or_default();
-    match state
-        .store
-        .act_on_case(
-            &ctx.actor(),
-            &scope,
-            &id,
-            version,
-            Action::Decide(decision),
-            comment,
-        )
-        .await
-    {
+    let actor = ctx.actor();
+    let decided = match award {
+        Some(award) => {
+            state
+                .store
+                .approve_case(&actor, &scope, &id, version, &award, comment)
+                .await
+        }
+        None => {
+            state
+                .store
+                .act_on_case(
+                    &actor,
+                    &scope,
+                    &id,
+                    version,
+                    Action::Decide(decision),
+                    comment,
+                )
+                .await
+        }
+    };
+    match decided {
         Ok(done) => Ok(Redirect::to(&format!(
             "/staff/cases?step={}&done={}",
             url_encode(&step),
@@ -483,6 +538,214 @@ pub async fn decide(
             errors.add("decision-approve", e.message(ctx.lang));
             render_case(&state, &ctx, c, f, errors, false).await
         }
+        Err(DbError::Outcome(e)) => {
+            let field = match e {
+                OutcomeError::AmountMissing | OutcomeError::AmountNotPositive => "amount",
+                OutcomeError::AssessmentMissing => "category",
+                OutcomeError::ComponentsMissing => "components",
+                _ => "decision-approve",
+            };
+            errors.add(field, e.message(ctx.lang));
+            render_case(&state, &ctx, c, f, errors, false).await
+        }
+        Err(DbError::Claimed { .. }) => {
+            errors.add(
+                "decision-approve",
+                t.z(
+                    "该办件已由其他审核员认领，认领人处理前您不能作出决定",
+                    "Another reviewer has claimed this case; you cannot decide it until they act",
+                ),
+            );
+            render_case(&state, &ctx, c, f, errors, false).await
+        }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// The case's service and what approving it must state, when it waits at its last step.
+fn final_needs<'a>(state: &'a AppState, c: &CaseRecord) -> Option<(Needs, &'a ServiceVersion)> {
+    let service = state.catalog.version(
+        &c.service_code.parse().ok()?,
+        u32::try_from(c.service_version).ok()?,
+    )?;
+    let last = service.chain().len().checked_sub(1)?;
+    (c.state.step() == Some(last)).then(|| (Outcome::of(service).needs(service), service))
+}
+
+/// The award a final approval states, each field checked with its own error.
+fn parse_award(
+    f: &DecideForm,
+    needs: Needs,
+    service: &ServiceVersion,
+    errors: &mut FormErrors,
+    t: Tr,
+) -> Option<Award> {
+    let mut award = Award::default();
+    if needs.amount {
+        match Money::parse(&f.amount) {
+            Ok(m) if m > Money::ZERO => award.amount = Some(m),
+            Ok(_) => errors.add(
+                "amount",
+                t.z("核定金额应大于零", "The amount must be more than zero"),
+            ),
+            Err(e) => errors.add("amount", e.message(t.lang())),
+        }
+    }
+    if needs.assessment {
+        match f.category.parse::<Category>() {
+            Ok(c) => award.category = Some(c),
+            Err(_) => errors.add(
+                "category",
+                t.z("请选择评定的残疾类别", "Choose the assessed category"),
+            ),
+        }
+        match f.grade.parse::<Grade>() {
+            Ok(g) => award.grade = Some(g),
+            Err(_) => errors.add(
+                "grade",
+                t.z("请选择评定的残疾等级", "Choose the assessed grade"),
+            ),
+        }
+        if award.category == Some(Category::Multiple) {
+            match MultipleComponents::parse(&f.components) {
+                Ok(c) => award.components = Some(c),
+                Err(e) => errors.add("components", e.message(t.lang())),
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return None;
+    }
+    match award.checked(service) {
+        Ok(award) => Some(award),
+        Err(e) => {
+            errors.add("decision-approve", e.message(t.lang()));
+            None
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct VersionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    version: String,
+}
+
+/// `POST /staff/cases/{id}/claim`: takes the case at its step, so other reviewers of the step
+/// leave it.
+pub async fn claim(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    Form(f): Form<VersionForm>,
+) -> AppResult<Response> {
+    ctx.check_csrf(&f.csrf)?;
+    let account = ctx.staff_with(can_review)?;
+    let scope = ctx.scope();
+    let c = state.store.case(&scope, &id).await?;
+    if !may_decide(account.role, c.step_code.as_deref()) {
+        return Err(AppError::Forbidden);
+    }
+    let version = f
+        .version
+        .trim()
+        .parse()
+        .map_err(|_| AppError::BadRequest("version".into()))?;
+    match state
+        .store
+        .claim_case(&ctx.actor(), &scope, &id, version)
+        .await
+    {
+        Ok(()) => Ok(Redirect::to(&format!("/staff/cases/{id}")).into_response()),
+        Err(DbError::Conflict { .. }) => {
+            let latest = state.store.case(&scope, &id).await?;
+            render_case(
+                &state,
+                &ctx,
+                latest,
+                DecideForm::default(),
+                FormErrors::default(),
+                true,
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `GET /staff/cases/{id}/documents/{doc}`: one material, its view audited.
+pub async fn document(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path((id, doc)): Path<(String, String)>,
+) -> AppResult<Response> {
+    ctx.staff_with(can_review)?;
+    let (meta, content) = state
+        .store
+        .document(&ctx.actor(), &ctx.scope(), &id, &doc)
+        .await?;
+    Ok(crate::render::attachment(&meta.mime, &meta.name, content))
+}
+
+#[derive(Deserialize)]
+pub struct ObjectionForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    case_id: String,
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /staff/objections/{id}`: the district office upholds (the case is rejected) or
+/// dismisses an objection raised during the public notice.
+pub async fn decide_objection(
+    State(state): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    Form(f): Form<ObjectionForm>,
+) -> AppResult<Response> {
+    ctx.check_csrf(&f.csrf)?;
+    ctx.staff_with(|r| r == Role::DistrictReviewer)?;
+    let t = Tr { lang: ctx.lang };
+    let scope = ctx.scope();
+    let field = format!("objection-{id}");
+    let uphold = match f.decision.as_str() {
+        "uphold" => Some(true),
+        "dismiss" => Some(false),
+        _ => None,
+    };
+    let result = match uphold {
+        None => Err(t.z(
+            "请选择异议是否成立",
+            "Choose whether the objection is upheld",
+        )),
+        Some(uphold) => match state
+            .store
+            .decide_objection(&ctx.actor(), &scope, &id, uphold, &f.reason)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(DbError::Invalid {
+                field: "reason", ..
+            }) => Err(t.z("请写明核实情况和处理理由", "Say what was checked and why")),
+            Err(DbError::Invalid { .. }) => {
+                Err(t.z("该异议已处理", "The objection was already decided"))
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
+    match result {
+        Ok(()) => Ok(Redirect::to(&format!("/staff/cases/{}", f.case_id)).into_response()),
+        Err(msg) => {
+            let c = state.store.case(&scope, &f.case_id).await?;
+            let mut errors = FormErrors::default();
+            errors.add(&field, msg);
+            render_case(&state, &ctx, c, DecideForm::default(), errors, false).await
+        }
     }
 }

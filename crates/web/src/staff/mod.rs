@@ -4,6 +4,7 @@ mod cases;
 pub(crate) use cases::can_review;
 mod registry;
 pub(crate) use registry::PersonForm;
+pub(crate) mod tasks;
 mod transfer;
 
 use askama::Template;
@@ -51,6 +52,14 @@ pub fn routes() -> Router<AppState> {
         .route("/cases", get(cases::queue))
         .route("/cases/{id}", get(cases::show))
         .route("/cases/{id}/decide", axum::routing::post(cases::decide))
+        .route("/cases/{id}/claim", axum::routing::post(cases::claim))
+        .route("/cases/{id}/documents/{doc}", get(cases::document))
+        .route(
+            "/objections/{id}",
+            axum::routing::post(cases::decide_objection),
+        )
+        .route("/tasks", get(tasks::list))
+        .route("/tasks/{id}/complete", axum::routing::post(tasks::complete))
         .route("/outbox", get(outbox))
         .route("/audit", get(audit))
 }

@@ -10,8 +10,8 @@ use zhucan_core::{
     LifeStatus, MultipleComponents, PersonName, Phone, ResidentId, Role,
 };
 use zhucan_store::{
-    AuditRecord, CertificateInput, DbError, Division, GuardianInput, Page, PersonFilter,
-    PersonInput, PersonRecord, PersonSummary, SearchTerm,
+    AuditRecord, CaseSummary, CertificateInput, DbError, Division, Entitlement, GuardianInput,
+    Page, PersonFilter, PersonInput, PersonRecord, PersonSummary, SearchTerm,
 };
 
 use crate::AppState;
@@ -125,6 +125,12 @@ struct RecordPage {
     p: PersonRecord,
     can_edit: bool,
     saved: bool,
+    /// (item name, entitlement) of each benefit, running first.
+    benefits: Vec<(String, Entitlement)>,
+    /// (item name, case) of each application, newest first.
+    cases: Vec<(String, CaseSummary)>,
+    /// The case pages are for the roles that review.
+    can_open_cases: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -145,11 +151,48 @@ pub async fn show(
         .store
         .view_person(&ctx.actor(), &ctx.scope(), &id)
         .await?;
+    let scope = ctx.scope();
+    let name = |code: &str, version: Option<i64>| {
+        let code = code.parse().ok();
+        let service = code.as_ref().and_then(|c| match version {
+            Some(v) => state.catalog.version(c, u32::try_from(v).ok()?),
+            None => state.catalog.active_on(c, zhucan_core::today_shanghai()),
+        });
+        service.map(|s| s.name(ctx.lang).to_owned())
+    };
+    let benefits = state
+        .store
+        .entitlements(&scope, &id)
+        .await?
+        .into_iter()
+        .map(|e| {
+            (
+                name(&e.service_code, None).unwrap_or_else(|| e.service_code.clone()),
+                e,
+            )
+        })
+        .collect();
+    let cases = state
+        .store
+        .cases_for_person(&scope, &id)
+        .await?
+        .into_iter()
+        .map(|c| {
+            (
+                name(&c.service_code, Some(c.service_version))
+                    .unwrap_or_else(|| c.service_code.clone()),
+                c,
+            )
+        })
+        .collect();
     page(&RecordPage {
         l: Layout::new(&ctx, "残疾人档案", "Person's record"),
         can_edit: account.role.can_edit_registry(),
         saved: q.saved.is_some(),
         p,
+        benefits,
+        cases,
+        can_open_cases: crate::staff::can_review(account.role),
     })
 }
 

@@ -1,5 +1,7 @@
 mod access;
 mod api;
+mod api_cases;
+mod api_openapi;
 mod applications;
 mod auth;
 mod messages;
@@ -7,3 +9,4 @@ mod ops;
 mod registry;
 mod review;
 mod services;
+mod workflow;

@@ -283,11 +283,15 @@ async fn community_workers_and_providers_cannot_decide_at_the_street_step() {
         .await;
     assert_eq!(resp.status, StatusCode::FORBIDDEN);
 
+    // A provider works the provider step's queue only.
     let mut provider = app.staff("provider", Role::Provider, DISTRICT).await;
     assert_eq!(
-        provider.get("/staff/cases").await.status,
+        provider.get("/staff/cases?step=street").await.status,
         StatusCode::FORBIDDEN
     );
+    let own = provider.get("/staff/cases").await;
+    assert_eq!(own.status, StatusCode::OK);
+    assert!(!own.body.contains(&case.number));
     let home = provider.get("/staff").await;
     let csrf = hidden_csrf(&home.body).unwrap();
     let resp = provider
