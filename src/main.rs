@@ -17,7 +17,7 @@ use zhucan_core::{DivisionCode, Lang, Role, Username, check_password_strength};
 use zhucan_crypto::{EnvKey, FieldCrypto, KeyFile, KeyProvider};
 use zhucan_jobs::{ImportOptions, ImportSource};
 use zhucan_store::{Actor, AuditVerification, NewAccount, Scope, Store};
-use zhucan_web::{AppState, WebConfig};
+use zhucan_web::{AppState, GatewayUrl, WebConfig};
 
 #[derive(Parser)]
 #[command(
@@ -59,6 +59,9 @@ enum Command {
         listen: SocketAddr,
         #[arg(long, default_value = "zhucan-data")]
         data: PathBuf,
+        /// Send text messages to this SMS gateway (JSON POST) instead of writing them to the log.
+        #[arg(long, env = "ZHUCAN_SMS_GATEWAY")]
+        sms_gateway: Option<GatewayUrl>,
     },
     /// Serve the web application (run `zhucan migrate` first).
     Serve {
@@ -75,6 +78,9 @@ enum Command {
         /// Take the client address from X-Forwarded-For (only behind a reverse proxy).
         #[arg(long, env = "ZHUCAN_TRUST_PROXY")]
         trust_proxy: bool,
+        /// Send text messages to this SMS gateway (JSON POST) instead of writing them to the log.
+        #[arg(long, env = "ZHUCAN_SMS_GATEWAY")]
+        sms_gateway: Option<GatewayUrl>,
     },
     /// Create or upgrade the database schema.
     Migrate {
@@ -278,7 +284,11 @@ fn read_password() -> anyhow::Result<String> {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Demo { listen, data } => {
+        Command::Demo {
+            listen,
+            data,
+            sms_gateway,
+        } => {
             let started = std::time::Instant::now();
             let db = Db {
                 database: format!("sqlite://{}", data.join("zhucan.db").display()),
@@ -299,6 +309,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 demo: true,
                 secure_cookies: false,
                 trust_proxy: false,
+                sms_gateway,
             };
             serve(store, listen, config).await?;
         }
@@ -308,6 +319,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             data,
             secure_cookies,
             trust_proxy,
+            sms_gateway,
         } => {
             let store = open(&db).await?;
             serve(
@@ -318,6 +330,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     demo: false,
                     secure_cookies,
                     trust_proxy,
+                    sms_gateway,
                 },
             )
             .await?;

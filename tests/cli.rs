@@ -467,3 +467,19 @@ async fn import_into_postgres() {
     assert_eq!(persons, 50);
     let _ = conn.close().await;
 }
+
+#[test]
+fn a_bad_sms_gateway_url_is_refused_before_serving() {
+    let w = Workdir::sqlite();
+    for run in [
+        w.run(
+            &["serve", "--sms-gateway", "ftp://gw.example/send"],
+            true,
+            &[],
+        ),
+        w.run(&["serve"], true, &[("ZHUCAN_SMS_GATEWAY", "not a url")]),
+    ] {
+        run.code(2);
+        assert!(run.stderr.contains("SMS gateway URL"), "{}", run.stderr);
+    }
+}

@@ -122,6 +122,10 @@ const PAGES = [
   ['resident', 'an application and its timeline', async (page) => {
     await page.goto(`${app.url}${await ensureCase(page)}`);
   }],
+  ['resident', 'messages /me/messages', async (page) => {
+    await ensureCase(page);
+    await page.goto(`${app.url}/me/messages`);
+  }],
   ['admin', 'dashboard /staff', '/staff'],
   ['admin', 'registry /staff/persons', '/staff/persons'],
   ['admin', 'registry search results', `/staff/persons?q=${encodeURIComponent(RESIDENT_NAME)}`],

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use sqlx::Row;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use zhucan_core::DivisionLevel;
+use zhucan_core::{DivisionLevel, Lang};
 use zhucan_services::{
     Action, Answer, Award, Deadline, Decision, Facts, Pause, ServiceVersion, State, Step,
     shanghai_date, transition,
@@ -323,6 +323,54 @@ async fn events(conn: &mut sqlx::AnyConnection, case_id: &str) -> Result<Vec<Cas
     .collect()
 }
 
+/// What a message says about a case that arrived in `state` (`None`: nothing worth a text).
+fn status_text(
+    state: State,
+    step: Option<Step>,
+    deadline: Option<&str>,
+    detail: Option<&str>,
+) -> Option<(String, String)> {
+    let office = |lang| step.map_or("", |s| s.name(lang));
+    let due_zh = deadline.map_or(String::new(), |d| format!("，办理期限 {d}"));
+    let due_en = deadline.map_or(String::new(), |d| format!(", due by {d}"));
+    let detail = detail.unwrap_or("");
+    Some(match state {
+        State::Draft | State::Fulfilled => return None,
+        State::Submitted => (
+            format!("已提交，等待{}{due_zh}。", office(Lang::Zh)),
+            format!("was submitted and waits for {}{due_en}.", office(Lang::En)),
+        ),
+        State::InReview { .. } => (
+            format!("已转到{}{due_zh}。", office(Lang::Zh)),
+            format!("is now at {}{due_en}.", office(Lang::En)),
+        ),
+        State::Returned { .. } => (
+            format!("需要补正：{detail}。请登录查看，补充后重新提交。"),
+            format!("needs more from you: {detail}. Sign in to add it and resubmit."),
+        ),
+        State::Notice => (
+            format!("已审核通过，正在公示，公示至 {}。", deadline.unwrap_or("")),
+            format!(
+                "was approved and is on public notice until {}.",
+                deadline.unwrap_or("")
+            ),
+        ),
+        State::Approved => (
+            "已批准，将由承办机构落实，届时另行通知。".to_owned(),
+            "was approved; the office that delivers it will contact you.".to_owned(),
+        ),
+        State::Closed => (
+            "已办结。欢迎对本次服务进行评价。".to_owned(),
+            "is complete. Please rate the service.".to_owned(),
+        ),
+        State::Rejected => (
+            format!("不予批准，理由：{detail}。"),
+            format!("was not approved: {detail}."),
+        ),
+        State::Withdrawn => ("已撤回。".to_owned(), "was withdrawn.".to_owned()),
+    })
+}
+
 /// The times a case spent returned for correction, from its events; `resubmitting_today`
 /// closes the open one (the event is written after the deadline is computed).
 fn pauses(events: &[CaseEvent], resubmitting_today: bool) -> Result<Vec<Pause>> {
@@ -601,29 +649,72 @@ impl Store {
         expected_version: i64,
         step: Move<'_>,
     ) -> Result<Moved> {
+        let detail = action_detail(step.action);
         let moved = self
             .apply(conn, actor, scope, id, expected_version, step)
             .await?;
-        if moved.to != State::Approved {
-            return Ok(moved);
-        }
-        if !self.settle(conn, id, &moved.case).await? {
-            return Ok(moved);
-        }
-        let system = Actor::system("outcome");
-        let mut last = moved;
-        for action in [Action::Fulfil, Action::Close] {
-            let step = Move {
-                action: &action,
-                comment: None,
-                submit_key: None,
-                award: None,
-            };
-            last = self
-                .apply(conn, &system, &Scope::All, id, last.version, step)
-                .await?;
-        }
+        let last = if moved.to == State::Approved && self.settle(conn, id, &moved.case).await? {
+            let system = Actor::system("outcome");
+            let mut last = moved;
+            for action in [Action::Fulfil, Action::Close] {
+                let step = Move {
+                    action: &action,
+                    comment: None,
+                    submit_key: None,
+                    award: None,
+                };
+                last = self
+                    .apply(conn, &system, &Scope::All, id, last.version, step)
+                    .await?;
+            }
+            last
+        } else {
+            moved
+        };
+        self.tell_applicant(conn, id, &last, detail.as_deref())
+            .await?;
         Ok(last)
+    }
+
+    /// Tells the applicant (and their guardians) where the case now is, in the same
+    /// transaction as the move: one message per action, whatever the system did after it.
+    async fn tell_applicant(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        id: &str,
+        moved: &Moved,
+        detail: Option<&str>,
+    ) -> Result<()> {
+        let row = sqlx::query(
+            "SELECT c.number, c.step_code, c.deadline, s.name_zh, s.name_en FROM cases c \
+             JOIN service_versions s ON s.code = c.service_code AND s.version = c.service_version \
+             WHERE c.id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?;
+        let number: String = row.try_get("number")?;
+        let step = row
+            .try_get::<Option<String>, _>("step_code")?
+            .and_then(|s| Step::from_slug(&s));
+        let deadline: Option<String> = row.try_get("deadline")?;
+        let name_zh: String = row.try_get("name_zh")?;
+        let name_en: String = row.try_get("name_en")?;
+        let Some((zh, en)) = status_text(moved.to, step, deadline.as_deref(), detail) else {
+            return Ok(());
+        };
+        crate::outbox::enqueue_case_message(
+            conn,
+            &self.crypto,
+            &crate::CaseMessage {
+                person_id: &moved.case.person_id,
+                case_id: Some(id),
+                division_code: &moved.case.division_code,
+                zh: &format!("【龙泉驿区残联】您的申请 {number}（{name_zh}）{zh}"),
+                en: &format!("Your application {number} ({name_en}) {en}"),
+            },
+        )
+        .await
     }
 
     pub(crate) async fn current(

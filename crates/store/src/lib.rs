@@ -24,7 +24,7 @@ pub use bulk::{BulkOutcome, PersonRow, Rejection};
 pub use cases::{CaseEvent, CaseRecord, CaseSummary, Channel, NewCase, action_name};
 pub use catalog::{DayKind, StoredVersion, VersionRefusal, VersionStatus, draft_of};
 pub use divisions::Division;
-pub use outbox::Notification;
+pub use outbox::{CaseMessage, InboxMessage, Notification, OutgoingSms};
 pub use outcomes::Entitlement;
 pub use persons::{
     CertificateInput, CertificateRecord, ConsentRecord, GuardianInput, GuardianRecord, Page,

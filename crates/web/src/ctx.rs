@@ -30,6 +30,8 @@ pub enum Principal {
     Resident {
         phone_index: Vec<u8>,
         persons: Vec<String>,
+        /// Their unread in-app messages, for the navigation.
+        unread: i64,
     },
 }
 
@@ -127,9 +129,11 @@ async fn principal(
         SessionKind::Resident => match session.phone_index {
             Some(phone_index) => {
                 let persons = state.store.persons_for_phone(&phone_index).await?;
+                let unread = state.store.unread_messages(&persons).await?;
                 Principal::Resident {
                     phone_index,
                     persons,
+                    unread,
                 }
             }
             None => Principal::Anonymous,

@@ -8,6 +8,7 @@ mod ctx;
 mod error;
 mod forms;
 mod i18n;
+mod notify;
 mod ops;
 mod portal;
 mod render;
@@ -30,6 +31,7 @@ use zhucan_store::{DbError, Store};
 
 pub use auth::hash_password;
 pub use error::AppError;
+pub use notify::{GatewayUrl, HttpGateway, LogSender, SmsSender, deliver_due};
 pub use ops::Metrics;
 
 /// Settings the server needs beyond the store.
@@ -43,6 +45,8 @@ pub struct WebConfig {
     pub secure_cookies: bool,
     /// Trust `X-Forwarded-For` for the client address (only behind a reverse proxy).
     pub trust_proxy: bool,
+    /// Where text messages go; `None` writes them to the log (the embedded default).
+    pub sms_gateway: Option<GatewayUrl>,
 }
 
 #[derive(Clone)]
@@ -144,7 +148,15 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     state.load_catalog().await.map_err(std::io::Error::other)?;
-    let outbox = tokio::spawn(ops::deliver_notifications(state.store.clone()));
+    let store = state.store.clone();
+    let outbox = match &state.config.sms_gateway {
+        Some(url) => {
+            tracing::info!(gateway = %url, "text messages go to the SMS gateway");
+            let gateway = HttpGateway::new(url.clone()).map_err(std::io::Error::other)?;
+            tokio::spawn(notify::deliver_forever(store, gateway))
+        }
+        None => tokio::spawn(notify::deliver_forever(store, LogSender)),
+    };
     let due = tokio::spawn(timers::run_due_work(state.store.clone()));
     let refresh = tokio::spawn(refresh_catalog_now_and_then(state.clone()));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();

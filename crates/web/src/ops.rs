@@ -1,5 +1,4 @@
-//! Operations: health and readiness probes, Prometheus metrics, static files, and the loop that
-//! delivers queued notifications.
+//! Operations: health and readiness probes, Prometheus metrics and static files.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -11,7 +10,6 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use zhucan_store::Store;
 
 use crate::AppState;
 
@@ -126,26 +124,4 @@ async fn metrics(State(state): State<AppState>) -> Response {
         body.push_str(&format!("# HELP zhucan_persons Registered persons.\n# TYPE zhucan_persons gauge\nzhucan_persons {n}\n"));
     }
     ([(CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
-}
-
-/// Attempts per message before it is marked failed.
-const MAX_ATTEMPTS: i64 = 5;
-
-/// The embedded default SMS "gateway": it writes each message to the log. Several instances
-/// may run this loop; a message can then be logged twice, which the log sender tolerates.
-pub async fn deliver_notifications(store: Store) {
-    loop {
-        match store.pending_notifications(50).await {
-            Ok(batch) => {
-                for n in batch {
-                    tracing::info!(channel = %n.channel, to = %n.recipient, body = %n.body, "notification sent (log sender)");
-                    if let Err(e) = store.mark_notification(&n.id, None, MAX_ATTEMPTS).await {
-                        tracing::warn!(error = %e, "marking notification");
-                    }
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "reading the outbox"),
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
 }

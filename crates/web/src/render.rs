@@ -8,10 +8,10 @@ use crate::ctx::{Ctx, Principal};
 use crate::error::AppResult;
 use crate::i18n::Tr;
 
-/// One link of the workbench navigation.
+/// One link of the workbench or portal navigation.
 pub struct NavItem {
     pub href: &'static str,
-    pub label: &'static str,
+    pub label: String,
     pub current: bool,
 }
 
@@ -30,7 +30,7 @@ pub struct Layout {
 impl Layout {
     pub fn new(ctx: &Ctx, title_zh: &str, title_en: &str) -> Layout {
         let t = Tr { lang: ctx.lang };
-        let (user, staff, role) = match &ctx.principal {
+        let (user, staff, nav) = match &ctx.principal {
             Principal::Staff(a) => {
                 // An account named after its role (the demo's "系统管理员") is shown once.
                 let role = a.role.name(ctx.lang);
@@ -39,14 +39,15 @@ impl Layout {
                 } else {
                     format!("{} ({role})", a.display_name)
                 };
-                (Some(label), true, Some(a.role))
+                (Some(label), true, nav_for(a.role, ctx.lang, &ctx.here))
             }
-            Principal::Resident { .. } => (Some(t.z("居民", "Resident").to_owned()), false, None),
-            Principal::Anonymous => (None, false, None),
+            Principal::Resident { unread, .. } => (
+                Some(t.z("居民", "Resident").to_owned()),
+                false,
+                resident_nav(*unread, ctx.lang, &ctx.here),
+            ),
+            Principal::Anonymous => (None, false, Vec::new()),
         };
-        let nav = role
-            .map(|r| nav_for(r, ctx.lang, &ctx.here))
-            .unwrap_or_default();
         Layout {
             t,
             title: t.z(title_zh, title_en).to_owned(),
@@ -118,13 +119,50 @@ fn nav_for(role: Role, lang: Lang, here: &str) -> Vec<NavItem> {
     if role.can_view_audit() {
         items.push(("/staff/audit", if zh { "审计日志" } else { "Audit log" }));
     }
-    let path = here.split('?').next().unwrap_or(here);
+    nav_items(items, here)
+}
+
+/// The portal's links for a signed-in resident; the messages link says how many are unread.
+fn resident_nav(unread: i64, lang: Lang, here: &str) -> Vec<NavItem> {
+    let zh = lang == Lang::Zh;
+    let messages = match (unread, zh) {
+        (0, true) => "消息".to_owned(),
+        (0, false) => "Messages".to_owned(),
+        (n, true) => format!("消息（{n} 条未读）"),
+        (n, false) => format!("Messages ({n} unread)"),
+    };
+    let items = vec![
+        ("/services", if zh { "办事服务" } else { "Services" }),
+        ("/me", if zh { "我的信息" } else { "My record" }),
+        (
+            "/me/cases",
+            if zh {
+                "我的申请"
+            } else {
+                "My applications"
+            },
+        ),
+    ];
+    let mut nav = nav_items(items, here);
+    nav.push(NavItem {
+        href: "/me/messages",
+        label: messages,
+        current: path_of(here) == "/me/messages",
+    });
+    nav
+}
+
+fn path_of(here: &str) -> &str {
+    here.split('?').next().unwrap_or(here)
+}
+
+fn nav_items(items: Vec<(&'static str, &'static str)>, here: &str) -> Vec<NavItem> {
     items
         .into_iter()
         .map(|(href, label)| NavItem {
             href,
-            label,
-            current: path == href,
+            label: label.to_owned(),
+            current: path_of(here) == href,
         })
         .collect()
 }

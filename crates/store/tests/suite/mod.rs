@@ -3,5 +3,6 @@ mod auth;
 mod bulk;
 mod cases;
 mod catalog;
+mod outbox;
 mod persons;
 mod workflow;

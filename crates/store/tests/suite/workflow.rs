@@ -22,6 +22,7 @@ backend_tests!(
     a_poor_rating_opens_a_follow_up_for_the_office,
     an_overdue_case_escalates_once_to_the_supervisor,
     materials_are_kept_with_their_digest_and_views_are_audited,
+    the_applicant_is_told_at_each_step,
 );
 
 fn approve() -> Action {
@@ -803,4 +804,60 @@ async fn materials_are_kept_with_their_digest_and_views_are_audited(db: TestDb) 
     ));
     assert_eq!(db.count("case_documents").await, 1);
     assert_audit_intact(&db).await;
+}
+
+async fn the_applicant_is_told_at_each_step(db: TestDb) {
+    let pid = add_person(&db, person(1, "张伟", COMMUNITY_A1)).await;
+    let case = submitted(&db, "wheelchair-fuel", &pid).await;
+    let returned = db
+        .store
+        .act_on_case(
+            &staff("s", "street_reviewer"),
+            &Scope::All,
+            &case.id,
+            case.version,
+            Action::Decide(Decision::ReturnForCorrection {
+                missing: vec!["机动轮椅车行驶证".into()],
+            }),
+            None,
+        )
+        .await
+        .unwrap();
+    let (actor, scope) = resident(&pid);
+    let resubmitted = db
+        .store
+        .act_on_case(
+            &actor,
+            &scope,
+            &case.id,
+            returned.version,
+            Action::Resubmit,
+            None,
+        )
+        .await
+        .unwrap();
+    let at_district = approve_to_last_step(&db, resubmitted, 2).await;
+    final_approval(&db, &at_district, &Award::default()).await;
+    let inbox = db.store.inbox(&[pid.clone()], 1, 50).await.unwrap();
+    let texts: Vec<&str> = inbox.items.iter().rev().map(|m| m.body.as_str()).collect();
+    assert_eq!(texts.len(), 5, "{texts:?}");
+    assert!(
+        texts[0].contains("已提交") && texts[0].contains("街道审核"),
+        "{texts:?}"
+    );
+    assert!(texts[1].contains("需要补正：机动轮椅车行驶证"), "{texts:?}");
+    assert!(texts[2].contains("街道审核"), "{texts:?}");
+    assert!(texts[3].contains("区残联审定"), "{texts:?}");
+    // Approved, granted and closed at once: one message, not three.
+    assert!(texts[4].contains("已办结"), "{texts:?}");
+    assert!(texts.iter().all(|t| t.contains(&case.number)));
+    assert!(
+        inbox.items[0]
+            .body_en
+            .as_deref()
+            .unwrap()
+            .contains("is complete")
+    );
+    // Each went to the person's phone as well.
+    assert_eq!(db.count("notifications WHERE channel = 'sms'").await, 5);
 }

@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use zhucan_store::PersonRecord;
 
 pub mod applications;
+pub mod messages;
 mod notice;
 pub mod services;
 
@@ -35,6 +36,7 @@ pub fn routes() -> Router<AppState> {
         .route("/me/cases", get(applications::list))
         .route("/me/cases/{id}", get(applications::show))
         .route("/me/cases/{id}/withdraw", post(applications::withdraw))
+        .route("/me/messages", get(messages::inbox))
         .route("/notice", get(notice::list))
         .route(
             "/notice/{case}/objection",

@@ -59,6 +59,7 @@ impl App {
             demo: false,
             secure_cookies: false,
             trust_proxy: false,
+            sms_gateway: None,
         };
         let mut config = config;
         tweak(&mut config);

@@ -147,6 +147,7 @@ async fn route_by_role_matrix() {
             (&api_record, api(who, Role::can_view_registry)),
             ("/api/v1/me", api_me),
             ("/me", me),
+            ("/me/messages", me),
         ];
         for (path, expect) in gets {
             let resp = client.get(path).await;

@@ -5,6 +5,7 @@ mod api_openapi;
 mod applications;
 mod auth;
 mod catalog;
+mod messages;
 mod ops;
 mod registry;
 mod review;
