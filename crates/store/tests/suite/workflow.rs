@@ -838,7 +838,11 @@ async fn the_applicant_is_told_at_each_step(db: TestDb) {
         .unwrap();
     let at_district = approve_to_last_step(&db, resubmitted, 2).await;
     final_approval(&db, &at_district, &Award::default()).await;
-    let inbox = db.store.inbox(&[pid.clone()], 1, 50).await.unwrap();
+    let inbox = db
+        .store
+        .inbox(std::slice::from_ref(&pid), 1, 50)
+        .await
+        .unwrap();
     let texts: Vec<&str> = inbox.items.iter().rev().map(|m| m.body.as_str()).collect();
     assert_eq!(texts.len(), 5, "{texts:?}");
     assert!(
