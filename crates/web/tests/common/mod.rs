@@ -399,12 +399,21 @@ pub fn as_refs<'a>(fields: &'a [(&'static str, String)]) -> Vec<(&'static str, &
 
 /// Whether `text` has a run of at least `n` ASCII digits.
 pub fn has_digit_run(text: &str, n: usize) -> bool {
+    // Hex tokens (the CSRF token, digests) are 32 characters or more and may hold long digit
+    // runs by chance; an identity or phone number is never that long.
     let mut run = 0;
-    for c in text.chars() {
-        run = if c.is_ascii_digit() { run + 1 } else { 0 };
-        if run >= n {
-            return true;
+    for token in text.split(|c: char| !c.is_ascii_hexdigit()) {
+        if token.len() >= 32 {
+            run = 0;
+            continue;
         }
+        for c in token.chars() {
+            run = if c.is_ascii_digit() { run + 1 } else { 0 };
+            if run >= n {
+                return true;
+            }
+        }
+        run = 0;
     }
     false
 }
