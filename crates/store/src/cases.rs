@@ -606,11 +606,8 @@ impl Store {
             submit_key: None,
             award: None,
         };
-        let mut w = self.write_tx().await?;
-        self.act(&mut w.tx, actor, scope, id, expected_version, step)
-            .await?;
-        w.tx.commit().await?;
-        self.case(scope, id).await
+        self.act_alone(actor, scope, id, expected_version, step)
+            .await
     }
 
     /// Approves a case at its step, with what the final approval must state for the item's
@@ -631,6 +628,19 @@ impl Store {
             submit_key: None,
             award: Some(award),
         };
+        self.act_alone(actor, scope, id, expected_version, step)
+            .await
+    }
+
+    /// One move in its own write transaction, and the case as it then is.
+    async fn act_alone(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        id: &str,
+        expected_version: i64,
+        step: Move<'_>,
+    ) -> Result<CaseRecord> {
         let mut w = self.write_tx().await?;
         self.act(&mut w.tx, actor, scope, id, expected_version, step)
             .await?;

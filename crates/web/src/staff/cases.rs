@@ -359,6 +359,20 @@ async fn render_case(
     Ok((status, body).into_response())
 }
 
+/// The case as it is now, told that someone else acted first and nothing was saved.
+async fn conflict(state: &AppState, ctx: &Ctx, id: &str) -> AppResult<Response> {
+    let latest = state.store.case(&ctx.scope(), id).await?;
+    render_case(
+        state,
+        ctx,
+        latest,
+        DecideForm::default(),
+        FormErrors::default(),
+        true,
+    )
+    .await
+}
+
 pub async fn show(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -512,18 +526,7 @@ pub async fn decide(
             url_encode(&done.number)
         ))
         .into_response()),
-        Err(DbError::Conflict { .. }) => {
-            let latest = state.store.case(&scope, &id).await?;
-            render_case(
-                &state,
-                &ctx,
-                latest,
-                DecideForm::default(),
-                FormErrors::default(),
-                true,
-            )
-            .await
-        }
+        Err(DbError::Conflict { .. }) => conflict(&state, &ctx, &id).await,
         Err(DbError::Transition(e)) => {
             errors.add("decision-approve", e.message(ctx.lang));
             render_case(&state, &ctx, c, f, errors, false).await
@@ -646,18 +649,7 @@ pub async fn claim(
         .await
     {
         Ok(()) => Ok(Redirect::to(&format!("/staff/cases/{id}")).into_response()),
-        Err(DbError::Conflict { .. }) => {
-            let latest = state.store.case(&scope, &id).await?;
-            render_case(
-                &state,
-                &ctx,
-                latest,
-                DecideForm::default(),
-                FormErrors::default(),
-                true,
-            )
-            .await
-        }
+        Err(DbError::Conflict { .. }) => conflict(&state, &ctx, &id).await,
         Err(e) => Err(e.into()),
     }
 }
