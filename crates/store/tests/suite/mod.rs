@@ -3,4 +3,5 @@ mod auth;
 mod bulk;
 mod cases;
 mod persons;
+mod portal;
 mod workflow;
