@@ -46,8 +46,8 @@ impl Store {
             .fetch_one(&mut *w.tx)
             .await?
             .try_get("answers")?;
-        let before: Value = serde_json::from_str(&before)
-            .map_err(|e| DbError::Corrupt(format!("answers: {e}")))?;
+        let before: Value =
+            serde_json::from_str(&before).map_err(|e| DbError::Corrupt(format!("answers: {e}")))?;
         let done = sqlx::query(
             "UPDATE cases SET answers = $1, updated_at = $2, version = version + 1 \
              WHERE id = $3 AND version = $4",

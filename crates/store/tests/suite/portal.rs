@@ -77,7 +77,10 @@ async fn a_drafts_answers_are_saved_version_checked_until_it_is_submitted(db: Te
         db.store
             .save_draft_answers(&actor, &scope, &draft.id, submitted.version, &json!({}))
             .await,
-        Err(DbError::Invalid { field: "answers", .. })
+        Err(DbError::Invalid {
+            field: "answers",
+            ..
+        })
     ));
     let returned = db
         .store

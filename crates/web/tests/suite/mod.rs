@@ -5,6 +5,7 @@ mod api_openapi;
 mod applications;
 mod auth;
 mod ops;
+mod portal_apply;
 mod registry;
 mod review;
 mod services;
