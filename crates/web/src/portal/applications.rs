@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::extract::State as AxState;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::Value;
 use zhucan_core::{Lang, today_shanghai};
 use zhucan_services::{Answer, AnswerKind, Question, ServiceVersion, State, Step};
@@ -111,6 +111,20 @@ pub(crate) fn raw_answers(answers: &Value) -> BTreeMap<String, String> {
 pub(crate) async fn own_case(state: &AppState, ctx: &Ctx, id: &str) -> AppResult<CaseRecord> {
     ctx.resident_persons()?;
     Ok(state.store.case(&ctx.scope(), id).await?)
+}
+
+/// A case of the resident's that they may still change, or a redirect to its page.
+pub(crate) async fn editable_case(
+    state: &AppState,
+    ctx: &Ctx,
+    id: &str,
+) -> AppResult<Result<CaseRecord, Response>> {
+    let c = own_case(state, ctx, id).await?;
+    Ok(if editable(c.state) {
+        Ok(c)
+    } else {
+        Err(Redirect::to(&format!("/me/cases/{id}")).into_response())
+    })
 }
 
 /// The item version a case was filed under.

@@ -15,8 +15,8 @@ use zhucan_services::{Action, ServiceVersion, State};
 use zhucan_store::{CaseRecord, Channel, DbError, NewCase};
 
 use super::applications::{
-    QuestionView, case_service, editable, item_name, own_case, own_cases, own_people, raw_answers,
-    service, step_name, z,
+    QuestionView, case_service, editable, editable_case, item_name, own_case, own_cases,
+    own_people, raw_answers, service, step_name, z,
 };
 use super::materials::{MaterialRow, material_rows, missing_materials};
 use crate::AppState;
@@ -72,7 +72,6 @@ async fn start_page(
     state: &AppState,
     ctx: &Ctx,
     s: &ServiceVersion,
-    person: String,
     start_key: String,
     errors: FormErrors,
 ) -> AppResult<Response> {
@@ -88,10 +87,10 @@ async fn start_page(
     let status = status_of(&errors);
     let resp = page(&StartPage {
         l: layout(ctx, &zh, &en, &errors),
-        person: if person.is_empty() && people.len() == 1 {
-            people[0].0.clone()
-        } else {
-            person
+        // One person needs no choosing; of several, none is chosen for the resident.
+        person: match people.as_slice() {
+            [only] => only.0.clone(),
+            _ => String::new(),
         },
         people,
         s,
@@ -110,15 +109,7 @@ pub async fn start(
 ) -> AppResult<Response> {
     ctx.resident_persons()?;
     let s = service(&state, &code)?;
-    start_page(
-        &state,
-        &ctx,
-        s,
-        String::new(),
-        random_token(16),
-        FormErrors::default(),
-    )
-    .await
+    start_page(&state, &ctx, s, random_token(16), FormErrors::default()).await
 }
 
 #[derive(serde::Deserialize)]
@@ -153,7 +144,7 @@ pub async fn begin(
                 "Choose who you are applying for",
             ),
         );
-        return start_page(&state, &ctx, s, String::new(), form.start_key, errors).await;
+        return start_page(&state, &ctx, s, form.start_key, errors).await;
     }
     let c = state
         .store
@@ -243,7 +234,7 @@ async fn question_page(
         .or(stored.get(q.key()).map(String::as_str))
         .unwrap_or("");
     let view = QuestionView::new(q, ctx.lang, value, errors.get("answer").cloned());
-    let back = if change {
+    let back = if change || c.state != State::Draft {
         format!("/me/cases/{}/check", c.id)
     } else if n > 1 {
         format!("/me/cases/{}/questions/{}", c.id, n - 1)
@@ -278,10 +269,10 @@ pub async fn question(
     Path((id, n)): Path<(String, usize)>,
     Query(q): Query<ChangeQuery>,
 ) -> AppResult<Response> {
-    let c = own_case(&state, &ctx, &id).await?;
-    if !editable(c.state) {
-        return Ok(Redirect::to(&format!("/me/cases/{id}")).into_response());
-    }
+    let c = match editable_case(&state, &ctx, &id).await? {
+        Ok(c) => c,
+        Err(redirect) => return Ok(redirect),
+    };
     question_page(
         &state,
         &ctx,
@@ -315,10 +306,10 @@ pub async fn answer(
     Form(form): Form<AnswerForm>,
 ) -> AppResult<Response> {
     ctx.check_csrf(&form.csrf)?;
-    let c = own_case(&state, &ctx, &id).await?;
-    if !editable(c.state) {
-        return Ok(Redirect::to(&format!("/me/cases/{id}")).into_response());
-    }
+    let c = match editable_case(&state, &ctx, &id).await? {
+        Ok(c) => c,
+        Err(redirect) => return Ok(redirect),
+    };
     let s = case_service(&state, &c)?;
     let q = s
         .questions()
@@ -481,10 +472,10 @@ pub async fn check(
     ctx: Ctx,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
-    let c = own_case(&state, &ctx, &id).await?;
-    if !editable(c.state) {
-        return Ok(Redirect::to(&format!("/me/cases/{id}")).into_response());
-    }
+    let c = match editable_case(&state, &ctx, &id).await? {
+        Ok(c) => c,
+        Err(redirect) => return Ok(redirect),
+    };
     let resp = check_page(
         &state,
         &ctx,

@@ -30,6 +30,8 @@ pub enum StepStatus {
     /// Current, but waiting for the applicant's correction.
     WaitingForYou,
     ToCome,
+    /// The case was rejected or withdrawn while here.
+    Ended,
     /// The case ended before it got there.
     NotReached,
 }
@@ -41,6 +43,7 @@ impl StepStatus {
             Self::Current => ("正在办理", "in progress"),
             Self::WaitingForYou => ("等待您补正", "waiting for your correction"),
             Self::ToCome => ("尚未开始", "not started yet"),
+            Self::Ended => ("办理在此结束", "ended here"),
             Self::NotReached => ("未经过", "not reached"),
         };
         z(lang, zh, en)
@@ -49,7 +52,7 @@ impl StepStatus {
     /// The CSS class; the status is also written out, never shown by colour alone.
     pub fn class(self) -> &'static str {
         match self {
-            Self::Done => "done",
+            Self::Done | Self::Ended => "done",
             Self::Current | Self::WaitingForYou => "current",
             Self::ToCome | Self::NotReached => "later",
         }
@@ -72,7 +75,10 @@ fn step_rows(c: &CaseRecord, chain: &[Step], lang: Lang) -> Vec<StepRow> {
     let mut arrived = vec![None; chain.len()];
     let mut left = vec![None; chain.len()];
     let mut held: Option<usize> = None;
+    // Where the case was when its last event (a rejection, a withdrawal) moved it.
+    let mut last_held = None;
     for e in &c.events {
+        last_held = held;
         let now = e.step.and_then(|s| usize::try_from(s).ok());
         if now != held {
             if let Some(old) = held.and_then(|h| left.get_mut(h)) {
@@ -104,6 +110,7 @@ fn step_rows(c: &CaseRecord, chain: &[Step], lang: Lang) -> Vec<StepRow> {
                 Some(_) => StepStatus::ToCome,
                 None if past_review => StepStatus::Done,
                 None if c.state == State::Draft => StepStatus::ToCome,
+                None if last_held == Some(i) => StepStatus::Ended,
                 None if arrived[i].is_some() => StepStatus::Done,
                 None => StepStatus::NotReached,
             };
@@ -113,7 +120,9 @@ fn step_rows(c: &CaseRecord, chain: &[Step], lang: Lang) -> Vec<StepRow> {
                     .then(|| c.deadline.clone())
                     .flatten(),
                 arrived: arrived[i].clone().filter(|_| status != StepStatus::ToCome),
-                left: left[i].clone().filter(|_| status == StepStatus::Done),
+                left: left[i]
+                    .clone()
+                    .filter(|_| matches!(status, StepStatus::Done | StepStatus::Ended)),
                 status,
             }
         })

@@ -15,7 +15,7 @@ use zhucan_services::{
 };
 use zhucan_store::{CaseRecord, DocumentMeta};
 
-use super::applications::{case_service, editable, item_name, own_case, z};
+use super::applications::{case_service, editable_case, item_name, z};
 use crate::AppState;
 use crate::ctx::Ctx;
 use crate::error::{AppError, AppResult};
@@ -162,20 +162,6 @@ async fn materials_page(
     Ok(resp)
 }
 
-/// A case the applicant may still add to, or a redirect to its page.
-async fn editable_case(
-    state: &AppState,
-    ctx: &Ctx,
-    id: &str,
-) -> AppResult<Result<CaseRecord, Response>> {
-    let c = own_case(state, ctx, id).await?;
-    if editable(c.state) {
-        Ok(Ok(c))
-    } else {
-        Ok(Err(Redirect::to(&format!("/me/cases/{id}")).into_response()))
-    }
-}
-
 #[derive(serde::Deserialize)]
 pub struct UploadedQuery {
     uploaded: Option<usize>,
@@ -246,6 +232,11 @@ pub async fn upload(
     mut multipart: Multipart,
 ) -> AppResult<Response> {
     let lang = ctx.lang;
+    // Whose case it is is known before any of the body is read.
+    let c = match editable_case(&state, &ctx, &id).await? {
+        Ok(c) => c,
+        Err(redirect) => return Ok(redirect),
+    };
     let mut csrf_ok = false;
     let mut uploads = Vec::new();
     while let Some(mut field) = multipart.next_field().await.map_err(bad_upload)? {
@@ -280,10 +271,6 @@ pub async fn upload(
     if !csrf_ok {
         return Err(AppError::Csrf);
     }
-    let c = match editable_case(&state, &ctx, &id).await? {
-        Ok(c) => c,
-        Err(redirect) => return Ok(redirect),
-    };
     let s = case_service(&state, &c)?;
     let mut errors = FormErrors::default();
     if uploads.is_empty() {

@@ -494,6 +494,12 @@ async fn a_finished_case_is_rated_once_and_a_poor_rating_is_followed_up() {
 
     let page = client.get(&case).await;
     assert!(page.body.contains("车辆不符合国家标准"), "the reason");
+    assert!(
+        page.body.contains("街道审核</strong>：办理在此结束"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("：未经过"), "the district never saw it");
     assert_eq!(page.body.matches("name=\"score\"").count(), 5);
     assert!(page.body.contains("非常不满意") && page.body.contains("非常满意"));
     let csrf = hidden_csrf(&page.body).unwrap();
@@ -604,5 +610,59 @@ async fn nobody_else_reaches_a_residents_application() {
             .unwrap()
             .len(),
         0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_case_states_what_was_granted_and_every_step_done() {
+    let app = App::new().await;
+    let me = person(51, "周敏", COMMUNITY_A1);
+    let me_id = app.person(&me).await;
+    let mut client = app.resident(me.phone.as_ref().unwrap()).await;
+    let case = filed(&mut client).await;
+    let id = case.trim_start_matches("/me/cases/");
+    let district = Actor {
+        id: "account:district".into(),
+        role: Role::DistrictReviewer.slug().into(),
+        client: None,
+    };
+    let mut record = app.store.case(&Scope::All, id).await.unwrap();
+    for actor in [street_reviewer(), district] {
+        record = app
+            .store
+            .act_on_case(
+                &actor,
+                &Scope::All,
+                id,
+                record.version,
+                Action::Decide(Decision::Approve),
+                None,
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(record.state.slug(), "closed", "nothing left to deliver");
+    let entitlement = &app.store.entitlements(&Scope::All, &me_id).await.unwrap()[0];
+
+    let page = client.get(&case).await;
+    assert!(page.body.contains("您的申请已获批准"), "{}", page.body);
+    assert!(
+        page.body.contains(&format!(
+            "每年¥260.00，自 {} 起发放",
+            entitlement.start_month
+        )),
+        "{}",
+        page.body
+    );
+    assert_eq!(
+        page.body.matches("：已完成").count(),
+        2,
+        "both offices done"
+    );
+    assert!(page.body.contains("完成时间"));
+    assert_eq!(
+        page.body.matches("name=\"score\"").count(),
+        5,
+        "it can be rated"
     );
 }
