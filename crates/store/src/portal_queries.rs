@@ -59,9 +59,11 @@ impl Store {
         .execute(&mut *w.tx)
         .await?;
         if done.rows_affected() == 0 {
-            return Err(DbError::Conflict {
-                current: expected_version + 1,
-            });
+            let current: i64 = sqlx::query_scalar("SELECT version FROM cases WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut *w.tx)
+                .await?;
+            return Err(DbError::Conflict { current });
         }
         audit::append(
             &mut w.tx,
