@@ -57,17 +57,76 @@ before(async () => {
   ids.resident = href.split('/').pop();
 }, { timeout: 120000 });
 
-// ---- the resident's one application, filed on first use
+// ---- the resident's applications, made through the journey's pages on first use
+const PDF = { name: 'scan.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.7\n') };
+const submitButton = (page) => page.locator('main form button[type=submit]').first();
+
+// A new wheelchair-fuel draft: the start page's button, then question 1. Returns /me/cases/{id}.
+async function startDraft(page) {
+  await page.goto(`${app.url}/services/wheelchair-fuel/apply`);
+  const people = page.locator('main input[type=radio][name=person]');
+  if (await people.count()) await people.first().check();
+  await Promise.all([page.waitForURL('**/questions/1'), submitButton(page).click()]);
+  return new URL(page.url()).pathname.replace(/\/questions\/1$/, '');
+}
+
+// A draft with its question answered, and with every material uploaded when `files`.
+async function answeredDraft(page, files) {
+  const draft = await startDraft(page);
+  await page.locator('main input[type=radio]').first().check();
+  await Promise.all([page.waitForURL('**/materials'), submitButton(page).click()]);
+  if (files) {
+    const inputs = page.locator('main input[type=file]');
+    for (let i = 0; i < await inputs.count(); i++) await inputs.nth(i).setInputFiles(PDF);
+    await Promise.all([page.waitForURL('**/materials?uploaded=*'), submitButton(page).click()]);
+  }
+  return draft;
+}
+
+// A complete application, submitted from the check page. Returns /me/cases/{id}.
+async function fileCase(page) {
+  const draft = await answeredDraft(page, true);
+  await page.goto(`${app.url}${draft}/check`);
+  await page.locator('#confirm').check();
+  await Promise.all([page.waitForURL('**/confirmation'), page.locator('#send button[type=submit]').click()]);
+  return draft;
+}
+
+const made = new Map();
+// `make(page)` once per key; later calls return what it returned.
+function once(key, make) {
+  if (!made.has(key)) made.set(key, make());
+  return made.get(key);
+}
+
 let casePath;
 async function ensureCase(page) {
-  if (casePath) return casePath;
-  await page.goto(`${app.url}/services/wheelchair-fuel/apply`);
-  await page.locator('main input[type=radio]').first().check();
-  await page.locator('#confirm').check();
-  await Promise.all([page.waitForURL('**/me/cases/*'), page.locator('main form button[type=submit]').click()]);
-  casePath = new URL(page.url()).pathname;
+  casePath = await once('case', () => fileCase(page));
   return casePath;
 }
+
+// A street reviewer decides a case of the resident's: `decision` with its text field.
+async function decide(casePathname, decision, field, text) {
+  const page = await pageFor('street');
+  await page.goto(`${app.url}/staff/cases/${casePathname.split('/').pop()}`);
+  await page.locator(`#decision-${decision}`).check();
+  await page.locator(`#${field}`).fill(text);
+  await Promise.all([page.waitForNavigation(), page.locator('main form button[type=submit]').last().click()]);
+}
+
+const returnedCase = (page) => once('returned', async () => {
+  const c = await fileCase(page);
+  await decide(c, 'return', 'missing', '低保证明');
+  return c;
+});
+const rejectedCase = (page) => once('rejected', async () => {
+  const c = await fileCase(page);
+  await decide(c, 'reject', 'reason', '车辆不符合国家标准');
+  return c;
+});
+const openDraft = (page) => once('draft', () => startDraft(page));
+const draftWithoutFiles = (page) => once('no-files', () => answeredDraft(page, false));
+const completeDraft = (page) => once('complete', () => answeredDraft(page, true));
 
 // ---- the street reviewer opens the resident's application from the queue
 async function openReviewCase(page) {
@@ -109,10 +168,45 @@ const PAGES = [
   ['resident', 'services with eligibility', '/services', 200, TWO],
   ['resident', 'a service item with its explanation', '/services/nursing-subsidy'],
   ['resident', 'portal home signed in', '/', 200, TWO],
-  ['resident', 'application form', '/services/wheelchair-fuel/apply'],
-  ['resident', 'application form with errors', async (page) => {
-    await page.goto(`${app.url}/services/wheelchair-fuel/apply`);
-    await Promise.all([page.waitForNavigation(), page.locator('main form button[type=submit]').click()]);
+  ['resident', 'application start page', '/services/wheelchair-fuel/apply'],
+  ['resident', 'a question page', async (page) => {
+    await page.goto(`${app.url}${await openDraft(page)}/questions/1`);
+  }],
+  ['resident', 'a question page with errors (no answer)', async (page) => {
+    await page.goto(`${app.url}${await openDraft(page)}/questions/1`);
+    await Promise.all([page.waitForNavigation(), submitButton(page).click()]);
+    await page.locator('.error-summary').waitFor();
+  }, 200, TWO],
+  ['resident', 'materials upload page', async (page) => {
+    await page.goto(`${app.url}${await draftWithoutFiles(page)}/materials`);
+  }],
+  ['resident', 'materials with a refused file (not an image or PDF)', async (page) => {
+    await page.goto(`${app.url}${await draftWithoutFiles(page)}/materials`);
+    await page.locator('#material-0').setInputFiles({ name: 'form.pdf', mimeType: 'application/pdf', buffer: Buffer.from('MZ not a pdf') });
+    await Promise.all([page.waitForNavigation(), submitButton(page).click()]);
+    await page.locator('.error-summary').waitFor();
+  }, 200, TWO],
+  ['resident', 'check your answers, materials missing', async (page) => {
+    await page.goto(`${app.url}${await draftWithoutFiles(page)}/check`);
+    await page.locator('.error-summary').waitFor();
+  }, 200, TWO],
+  ['resident', 'check your answers', async (page) => {
+    await page.goto(`${app.url}${await completeDraft(page)}/check`);
+  }],
+  ['resident', 'application submitted (confirmation)', async (page) => {
+    await page.goto(`${app.url}${await ensureCase(page)}/confirmation`);
+  }],
+  ['resident', 'an application returned for correction (补正)', async (page) => {
+    await page.goto(`${app.url}${await returnedCase(page)}`);
+    await page.locator('#action-needed').waitFor();
+  }],
+  ['resident', 'a rejected application with its rating form', async (page) => {
+    await page.goto(`${app.url}${await rejectedCase(page)}`);
+    await page.locator('input[name=score]').first().waitFor();
+  }],
+  ['resident', 'the rating form with errors (nothing chosen)', async (page) => {
+    await page.goto(`${app.url}${await rejectedCase(page)}`);
+    await Promise.all([page.waitForNavigation(), page.locator('form[action$="/rating"] button[type=submit]').click()]);
     await page.locator('.error-summary').waitFor();
   }, 200, TWO],
   ['resident', 'my applications /me/cases', async (page) => {

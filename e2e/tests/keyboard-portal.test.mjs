@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  useApp, newPage, tabTo, focused, enterAndWait, readCode, axe, signIn,
+  useApp, newPage, tabTo, focused, enterAndWait, focusTop, readCode, axe, signIn,
   RESIDENT_PHONE, RESIDENT_NAME,
 } from '../lib.mjs';
 
@@ -131,4 +131,65 @@ test('(e) English and elder mode, switched by keyboard, persist across navigatio
   await enterAndWait(page);
   assert.deepEqual(await htmlState(page), { lang: 'zh-CN', elder: false });
   assert.equal(path(page), '/staff', 'still on the dashboard');
+});
+
+test('(f) apply by keyboard: start, a question (error, then answered), materials, check, submit', async () => {
+  const page = await newPage(app);
+  await page.goto(`${app.url}/login`);
+  await page.locator('#phone').fill(RESIDENT_PHONE);
+  const from = app.server.logOffset();
+  await Promise.all([page.waitForNavigation(), page.locator('main button[type=submit]').first().click()]);
+  await page.locator('#code').fill(await readCode(app, from));
+  await Promise.all([page.waitForURL('**/me'), page.locator('form[action="/login/verify"] button[type=submit]').click()]);
+
+  // The start page: who for (the demo resident applies for themself), then "Start now".
+  await page.goto(`${app.url}/services/wheelchair-fuel/apply`);
+  const people = page.locator('main input[type=radio][name=person]');
+  if (await people.count()) {
+    await tabTo(page, 'main input[type=radio][name=person]');
+    await page.keyboard.press('Space');
+  }
+  await tabTo(page, 'main button[type=submit]', { text: '开始申请' });
+  await enterAndWait(page);
+  assert.match(path(page), /^\/me\/cases\/[^/]+\/questions\/1$/);
+  const casePath = path(page).replace(/\/questions\/1$/, '');
+  assert.ok(await page.locator('legend h1').count(), 'the question is the page heading');
+
+  // Continue without an answer: the error summary takes focus and links to the radios.
+  await tabTo(page, 'main button[type=submit]', { text: '继续' });
+  await enterAndWait(page);
+  await page.waitForFunction(() => document.activeElement?.matches('.error-summary'));
+  await tabTo(page, '.error-summary a', { max: 1 });
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.activeElement?.id === 'answer');
+  await page.keyboard.press('Space');
+  assert.ok(await page.locator('#answer').isChecked(), 'Space chooses the first answer');
+  await tabTo(page, 'main button[type=submit]', { text: '继续' });
+  await enterAndWait(page);
+  assert.equal(path(page), `${casePath}/materials`);
+
+  // Files are chosen through the system's dialog, which a test cannot drive: set them, then
+  // upload and continue by keyboard.
+  const inputs = page.locator('main input[type=file]');
+  for (let i = 0; i < await inputs.count(); i++) {
+    await inputs.nth(i).setInputFiles({ name: `scan-${i}.pdf`, mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.7\n') });
+  }
+  await focusTop(page);
+  await tabTo(page, 'main button[type=submit]', { text: '上传所选文件' });
+  await enterAndWait(page);
+  assert.match(await page.locator('main [role=status]').innerText(), /已上传文件：5/);
+  await tabTo(page, 'main a.button', { text: '继续' });
+  await enterAndWait(page);
+  assert.equal(path(page), `${casePath}/check`);
+  assert.equal(await page.locator('.error-summary').count(), 0, 'nothing is missing');
+  assert.match(await page.locator('main').innerText(), /scan-0\.pdf/);
+
+  // Declaration, then submit: the confirmation names the case number.
+  await tabTo(page, '#confirm');
+  await page.keyboard.press('Space');
+  await tabTo(page, '#send button[type=submit]', { max: 3 });
+  await enterAndWait(page);
+  assert.equal(path(page), `${casePath}/confirmation`);
+  assert.match(await page.locator('.confirmation-panel').innerText(), /510112-\d{4}-\d{6}/);
+  await axe(page, 'application submitted, by keyboard');
 });

@@ -452,6 +452,26 @@ impl Question {
         }
     }
 
+    /// The answer to this question alone, from the text a form gave (see
+    /// [`Questions::parse_answers`]); a form asking one question per page checks each here.
+    // The error carries the question to name it; it is made once per form post, not in a loop.
+    #[allow(clippy::result_large_err)]
+    pub fn parse_answer(&self, value: &str) -> Result<Answer, AnswerError> {
+        let value = value.trim();
+        match self.kind {
+            _ if value.is_empty() => Err(AnswerError::Missing(self.clone())),
+            AnswerKind::Bool => match value {
+                "yes" => Ok(Answer::Bool(true)),
+                "no" => Ok(Answer::Bool(false)),
+                _ => Err(AnswerError::NotAnOption(self.clone(), value.to_owned())),
+            },
+            AnswerKind::Choice if !self.choices.iter().any(|c| c.value == value) => {
+                Err(AnswerError::NotAnOption(self.clone(), value.to_owned()))
+            }
+            AnswerKind::Choice | AnswerKind::Text => Ok(Answer::Text(value.to_owned())),
+        }
+    }
+
     fn parse(draft: QuestionDraft, problems: &mut Vec<Problem>) -> Option<Question> {
         let before = problems.len();
         if !is_key(&draft.key) {
@@ -557,20 +577,7 @@ impl Questions {
         let mut answers = BTreeMap::new();
         let mut problems = Vec::new();
         for q in &self.0 {
-            let value = given.get(&q.key).map_or("", |v| v.trim());
-            let answer = match q.kind {
-                _ if value.is_empty() => Err(AnswerError::Missing(q.clone())),
-                AnswerKind::Bool => match value {
-                    "yes" => Ok(Answer::Bool(true)),
-                    "no" => Ok(Answer::Bool(false)),
-                    _ => Err(AnswerError::NotAnOption(q.clone(), value.to_owned())),
-                },
-                AnswerKind::Choice if !q.choices.iter().any(|c| c.value == value) => {
-                    Err(AnswerError::NotAnOption(q.clone(), value.to_owned()))
-                }
-                AnswerKind::Choice | AnswerKind::Text => Ok(Answer::Text(value.to_owned())),
-            };
-            match answer {
+            match q.parse_answer(given.get(&q.key).map_or("", String::as_str)) {
                 Ok(a) => {
                     answers.insert(q.key.clone(), a);
                 }

@@ -14,6 +14,7 @@ mod divisions;
 mod outbox;
 mod outcomes;
 mod persons;
+mod portal_queries;
 mod sessions;
 mod sql;
 mod workflow;

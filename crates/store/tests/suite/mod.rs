@@ -5,4 +5,5 @@ mod cases;
 mod catalog;
 mod outbox;
 mod persons;
+mod portal;
 mod workflow;

@@ -1,16 +1,17 @@
-//! The residents' side of online applications: the application form for a service item, the
-//! list of a resident's (and their wards') cases, and one case's timeline, with withdrawal
-//! before the first review.
+//! The residents' side of online applications, the parts every page shares: the item a case
+//! is for, the resident's people and cases, the answers as a form shows them, the event
+//! timeline, and the list of a resident's (and their wards') cases. The journey itself is in
+//! `apply` (start, questions, check, submit), `materials` (uploads) and `case_page` (follow,
+//! correct, withdraw, rate).
 
 use std::collections::BTreeMap;
 
 use askama::Template;
-use axum::Form;
-use axum::extract::{Path, State as AxState};
+use axum::extract::State as AxState;
 use axum::response::{IntoResponse, Redirect, Response};
+use serde_json::Value;
 use zhucan_core::{Lang, today_shanghai};
-use zhucan_crypto::random_token;
-use zhucan_services::{Action, Answer, AnswerKind, ServiceVersion, State, Step};
+use zhucan_services::{Answer, AnswerKind, Question, ServiceVersion, State, Step};
 use zhucan_store::{CaseEvent, CaseRecord, CaseSummary, Channel, NewCase};
 
 use crate::AppState;
@@ -19,7 +20,7 @@ use crate::error::{AppError, AppResult};
 use crate::forms::FormErrors;
 use crate::render::{Layout, local_time, page};
 
-fn z(lang: Lang, zh: &str, en: &str) -> String {
+pub(crate) fn z(lang: Lang, zh: &str, en: &str) -> String {
     if lang == Lang::Zh { zh } else { en }.to_owned()
 }
 
@@ -34,7 +35,7 @@ pub(crate) fn service(state: &AppState, code: &str) -> AppResult<ServiceVersion>
 }
 
 /// (id, name) of each person the signed-in resident acts for.
-async fn own_people(state: &AppState, ctx: &Ctx) -> AppResult<Vec<(String, String)>> {
+pub(super) async fn own_people(state: &AppState, ctx: &Ctx) -> AppResult<Vec<(String, String)>> {
     let ids = ctx.resident_persons()?.to_vec();
     let (scope, actor) = (ctx.scope(), ctx.actor());
     let mut people = Vec::with_capacity(ids.len());
@@ -45,7 +46,7 @@ async fn own_people(state: &AppState, ctx: &Ctx) -> AppResult<Vec<(String, Strin
     Ok(people)
 }
 
-/// One question as the form shows it.
+/// One question as a form shows it.
 pub struct QuestionView {
     pub key: String,
     pub text: String,
@@ -57,141 +58,97 @@ pub struct QuestionView {
     pub error: Option<String>,
 }
 
-#[derive(Template)]
-#[template(path = "portal/apply.html")]
-struct ApplyPage<'a> {
-    l: Layout,
-    s: &'a ServiceVersion,
-    people: Vec<(String, String)>,
-    person: String,
-    questions: Vec<QuestionView>,
-    confirm: bool,
-    submit_key: String,
-    errors: FormErrors,
+impl QuestionView {
+    pub fn new(q: &Question, lang: Lang, value: &str, error: Option<String>) -> QuestionView {
+        let options = match q.kind() {
+            AnswerKind::Bool => vec![
+                ("yes".to_owned(), z(lang, "是", "Yes")),
+                ("no".to_owned(), z(lang, "否", "No")),
+            ],
+            AnswerKind::Choice => q
+                .choices()
+                .iter()
+                .map(|c| (c.value.clone(), c.name(lang).to_owned()))
+                .collect(),
+            AnswerKind::Text => Vec::new(),
+        };
+        QuestionView {
+            key: q.key().to_owned(),
+            text: q.text(lang).to_owned(),
+            radios: q.kind() != AnswerKind::Text,
+            options,
+            value: value.to_owned(),
+            error,
+        }
+    }
+
+    /// The answer as the check page shows it: the option's label, or the text.
+    pub fn shown(&self) -> &str {
+        self.options
+            .iter()
+            .find(|(v, _)| *v == self.value)
+            .map_or(self.value.as_str(), |(_, label)| label.as_str())
+    }
 }
 
-pub(crate) fn question_views(
-    s: &ServiceVersion,
-    lang: Lang,
-    answers: &BTreeMap<String, String>,
-    errors: &FormErrors,
-) -> Vec<QuestionView> {
-    s.questions()
-        .iter()
-        .map(|q| {
-            let key = q.key().to_owned();
-            let options = match q.kind() {
-                AnswerKind::Bool => vec![
-                    ("yes".to_owned(), z(lang, "是", "Yes")),
-                    ("no".to_owned(), z(lang, "否", "No")),
-                ],
-                AnswerKind::Choice => q
-                    .choices()
-                    .iter()
-                    .map(|c| (c.value.clone(), c.name(lang).to_owned()))
-                    .collect(),
-                AnswerKind::Text => Vec::new(),
+/// A case's stored answers as a form gives them back (`yes`/`no`, a choice's value, text).
+pub(crate) fn raw_answers(answers: &Value) -> BTreeMap<String, String> {
+    answers
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| {
+            let raw = match v {
+                Value::Bool(true) => "yes".to_owned(),
+                Value::Bool(false) => "no".to_owned(),
+                Value::String(s) => s.clone(),
+                _ => return None,
             };
-            QuestionView {
-                text: q.text(lang).to_owned(),
-                radios: q.kind() != AnswerKind::Text,
-                options,
-                value: answers.get(&key).cloned().unwrap_or_default(),
-                error: errors.get(&format!("q-{key}")).cloned(),
-                key,
-            }
+            Some((k.clone(), raw))
         })
         .collect()
 }
 
-fn apply_title(s: &ServiceVersion) -> (String, String) {
-    (
-        format!("申请{}", s.name(Lang::Zh)),
-        format!("Apply: {}", s.name(Lang::En)),
-    )
+/// A case of one of the signed-in resident's people; anyone else's is not found.
+pub(crate) async fn own_case(state: &AppState, ctx: &Ctx, id: &str) -> AppResult<CaseRecord> {
+    ctx.resident_persons()?;
+    Ok(state.store.case(&ctx.scope(), id).await?)
 }
 
-/// `GET /services/{code}/apply`
-pub async fn form(
-    AxState(state): AxState<AppState>,
-    ctx: Ctx,
-    Path(code): Path<String>,
-) -> AppResult<Response> {
-    ctx.resident_persons()?;
-    let s = &service(&state, &code)?;
-    let people = own_people(&state, &ctx).await?;
-    let errors = FormErrors::default();
-    let (zh, en) = apply_title(s);
-    page(&ApplyPage {
-        l: Layout::new(&ctx, &zh, &en),
-        questions: question_views(s, ctx.lang, &BTreeMap::new(), &errors),
-        person: people.first().map(|p| p.0.clone()).unwrap_or_default(),
-        people,
-        s,
-        confirm: false,
-        submit_key: random_token(16),
-        errors,
+/// A case of the resident's that they may still change, or a redirect to its page.
+pub(crate) async fn editable_case(
+    state: &AppState,
+    ctx: &Ctx,
+    id: &str,
+) -> AppResult<Result<CaseRecord, Response>> {
+    let c = own_case(state, ctx, id).await?;
+    Ok(if editable(c.state) {
+        Ok(c)
+    } else {
+        Err(Redirect::to(&format!("/me/cases/{id}")).into_response())
     })
 }
 
-/// `POST /services/{code}/apply`: files and submits the case, once per `submit_key`.
-pub async fn submit(
-    AxState(state): AxState<AppState>,
-    ctx: Ctx,
-    Path(code): Path<String>,
-    Form(fields): Form<Vec<(String, String)>>,
-) -> AppResult<Response> {
-    let field = |name: &str| {
-        fields
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.trim().to_owned())
-            .unwrap_or_default()
-    };
-    ctx.check_csrf(&field("csrf"))?;
-    let persons = ctx.resident_persons()?.to_vec();
-    let s = &service(&state, &code)?;
-    let submit_key = submit_key(field("submit_key"))?;
-    let lang = ctx.lang;
-    let mut errors = FormErrors::default();
-    let person = field("person");
-    if !persons.contains(&person) {
-        errors.add(
-            "person",
-            z(lang, "请选择为谁申请", "Choose who you are applying for"),
-        );
-    }
-    let (raw, answers) = form_answers(s, &field, lang, &mut errors);
-    let confirm = confirmed(&field, lang, &mut errors);
-    let Some(answers) = answers.filter(|_| errors.is_empty()) else {
-        let people = own_people(&state, &ctx).await?;
-        let (zh, en) = apply_title(s);
-        let mut resp = page(&ApplyPage {
-            l: Layout::new(&ctx, &format!("错误：{zh}"), &format!("Error: {en}")),
-            questions: question_views(s, lang, &raw, &errors),
-            person,
-            people,
-            s,
-            confirm,
-            submit_key,
-            errors,
-        })?;
-        *resp.status_mut() = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
-        return Ok(resp);
-    };
-    let (case, _) = file_case(
-        &state,
-        &ctx,
-        s,
-        person,
-        Channel::Portal,
-        &answers,
-        submit_key,
-    )
-    .await?;
-    Ok(Redirect::to(&format!("/me/cases/{}", case.id)).into_response())
+/// The item version a case was filed under.
+pub(crate) fn case_service(state: &AppState, c: &CaseSummary) -> AppResult<ServiceVersion> {
+    state
+        .service_version(&c.service_code, c.service_version)
+        .ok_or_else(|| {
+            AppError::Internal(anyhow::anyhow!(
+                "case {} names an unknown item {} v{}",
+                c.id,
+                c.service_code,
+                c.service_version
+            ))
+        })
 }
 
+/// The applicant may still change the answers and materials: a draft, or returned for 补正.
+pub(crate) fn editable(state: State) -> bool {
+    matches!(state, State::Draft | State::Returned { .. })
+}
+
+/// The idempotency key a form carries, so that sending it twice files one case.
 /// The idempotency key a form carries, so that sending it twice files one case.
 pub(crate) fn submit_key(key: String) -> AppResult<String> {
     if key.is_empty() || key.len() > 64 || !key.chars().all(|c| c.is_ascii_alphanumeric()) {
@@ -297,6 +254,8 @@ pub struct CaseRow {
     pub office: String,
     pub deadline: String,
     pub overdue: bool,
+    /// Still being filled in: the list offers to continue.
+    pub draft: bool,
 }
 
 #[derive(Template)]
@@ -333,6 +292,7 @@ pub async fn list(AxState(state): AxState<AppState>, ctx: Ctx) -> AppResult<Resp
             office: step_name(c.step_code.as_deref(), lang),
             deadline: c.deadline.clone().unwrap_or_default(),
             overdue: c.overdue,
+            draft: c.state == State::Draft,
             number: c.number,
             id: c.id,
         })
@@ -414,75 +374,7 @@ pub(crate) fn timeline(record: &CaseRecord, chain: &[Step], lang: Lang) -> Vec<T
 
 /// The review chain of the version a case was filed under.
 pub(crate) fn chain_of(state: &AppState, c: &CaseSummary) -> Vec<Step> {
-    state
-        .service_version(&c.service_code, c.service_version)
+    case_service(state, c)
         .map(|s| s.chain().to_vec())
         .unwrap_or_default()
-}
-
-#[derive(Template)]
-#[template(path = "portal/case.html")]
-struct CasePage {
-    l: Layout,
-    c: CaseRecord,
-    item: String,
-    state: String,
-    office: String,
-    timeline: Vec<TimelineItem>,
-    can_withdraw: bool,
-}
-
-/// `GET /me/cases/{id}`
-pub async fn show(
-    AxState(state): AxState<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-) -> AppResult<Response> {
-    ctx.resident_persons()?;
-    let c = state.store.case(&ctx.scope(), &id).await?;
-    let lang = ctx.lang;
-    let chain = chain_of(&state, &c);
-    let item = state.service_name(&c.service_code, c.service_version, lang);
-    page(&CasePage {
-        l: Layout::new(
-            &ctx,
-            &format!("申请 {}", c.number),
-            &format!("Application {}", c.number),
-        ),
-        state: c.state.label(lang).to_owned(),
-        office: step_name(c.step_code.as_deref(), lang),
-        timeline: timeline(&c, &chain, lang),
-        can_withdraw: c.state == State::Submitted,
-        item,
-        c,
-    })
-}
-
-#[derive(serde::Deserialize)]
-pub struct WithdrawForm {
-    csrf: String,
-    version: i64,
-}
-
-/// `POST /me/cases/{id}/withdraw`: only before the first review.
-pub async fn withdraw(
-    AxState(state): AxState<AppState>,
-    ctx: Ctx,
-    Path(id): Path<String>,
-    Form(form): Form<WithdrawForm>,
-) -> AppResult<Response> {
-    ctx.check_csrf(&form.csrf)?;
-    ctx.resident_persons()?;
-    state
-        .store
-        .act_on_case(
-            &ctx.actor(),
-            &ctx.scope(),
-            &id,
-            form.version,
-            Action::Withdraw,
-            None,
-        )
-        .await?;
-    Ok(Redirect::to(&format!("/me/cases/{id}")).into_response())
 }

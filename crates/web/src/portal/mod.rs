@@ -8,6 +8,9 @@ use axum::routing::{get, post};
 use zhucan_store::PersonRecord;
 
 pub mod applications;
+pub mod apply;
+pub mod case_page;
+pub mod materials;
 pub mod messages;
 mod notice;
 pub mod services;
@@ -31,11 +34,25 @@ pub fn routes() -> Router<AppState> {
         .route("/services/{code}", get(services::show))
         .route(
             "/services/{code}/apply",
-            get(applications::form).post(applications::submit),
+            get(apply::start).post(apply::begin),
         )
         .route("/me/cases", get(applications::list))
-        .route("/me/cases/{id}", get(applications::show))
-        .route("/me/cases/{id}/withdraw", post(applications::withdraw))
+        .route("/me/cases/{id}", get(case_page::show))
+        .route("/me/cases/{id}/continue", get(apply::resume))
+        .route(
+            "/me/cases/{id}/questions/{n}",
+            get(apply::question).post(apply::answer),
+        )
+        .route(
+            "/me/cases/{id}/materials",
+            get(materials::form).post(materials::upload),
+        )
+        .route("/me/cases/{id}/documents/{doc}", get(materials::download))
+        .route("/me/cases/{id}/check", get(apply::check))
+        .route("/me/cases/{id}/submit", post(apply::submit))
+        .route("/me/cases/{id}/confirmation", get(apply::confirmation))
+        .route("/me/cases/{id}/withdraw", post(case_page::withdraw))
+        .route("/me/cases/{id}/rating", post(case_page::rate))
         .route("/me/messages", get(messages::inbox))
         .route("/notice", get(notice::list))
         .route(

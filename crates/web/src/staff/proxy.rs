@@ -16,7 +16,7 @@ use crate::ctx::Ctx;
 use crate::error::AppResult;
 use crate::forms::FormErrors;
 use crate::portal::applications::{
-    QuestionView, confirmed, file_case, form_answers, question_views, service, submit_key,
+    QuestionView, confirmed, file_case, form_answers, service, submit_key,
 };
 use crate::render::{Layout, page};
 
@@ -80,6 +80,23 @@ struct ApplyPage {
     confirm: bool,
     submit_key: String,
     errors: FormErrors,
+}
+
+/// Every question of the item on one page, with what was given and its error.
+fn question_views(
+    s: &ServiceVersion,
+    lang: Lang,
+    given: &std::collections::BTreeMap<String, String>,
+    errors: &FormErrors,
+) -> Vec<QuestionView> {
+    s.questions()
+        .iter()
+        .map(|q| {
+            let value = given.get(q.key()).map_or("", String::as_str);
+            let error = errors.get(&format!("q-{}", q.key())).cloned();
+            QuestionView::new(q, lang, value, error)
+        })
+        .collect()
 }
 
 fn title(s: &ServiceVersion) -> (String, String) {

@@ -7,6 +7,7 @@ mod auth;
 mod catalog;
 mod messages;
 mod ops;
+mod portal_apply;
 mod registry;
 mod review;
 mod services;
