@@ -13,7 +13,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
-use zhucan_core::{DivisionCode, Lang, Role, Username, check_password_strength};
+use zhucan_core::{DivisionCode, Lang, Phone, Role, Username, check_password_strength};
 use zhucan_crypto::{EnvKey, FieldCrypto, KeyFile, KeyProvider};
 use zhucan_jobs::{ImportOptions, ImportSource};
 use zhucan_store::{Actor, AuditVerification, NewAccount, Scope, Store};
@@ -157,6 +157,19 @@ enum GenWhat {
         seed: u64,
         #[arg(long)]
         out: PathBuf,
+    },
+    /// File cases over the persons in the database (for benchmarks): most finished, the rest
+    /// waiting at each step, returned or in public notice.
+    Cases {
+        #[arg(long)]
+        count: usize,
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+        /// Also file three cases for the residents registered with this mobile number.
+        #[arg(long)]
+        phone: Option<Phone>,
+        #[command(flatten)]
+        db: Db,
     },
 }
 
@@ -425,6 +438,21 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let n = zhucan_jobs::synthetic::write_persons_csv(&out, count, seed)?;
             println!("generated: {n} rows in {}", out.display());
+        }
+        Command::Gen {
+            what:
+                GenWhat::Cases {
+                    count,
+                    seed,
+                    phone,
+                    db,
+                },
+        } => {
+            let store = open(&db).await?;
+            prepare(&store).await?;
+            let made = zhucan_jobs::generate_cases(&store, count, seed, phone.as_ref(), true).await;
+            store.close().await;
+            println!("{}", made?);
         }
         Command::User {
             what:

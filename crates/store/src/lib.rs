@@ -7,6 +7,7 @@
 mod accounts;
 mod audit;
 mod bulk;
+mod bulk_cases;
 mod cases;
 mod catalog;
 mod copy;
@@ -22,6 +23,7 @@ mod workflow;
 pub use accounts::{Account, NewAccount};
 pub use audit::{Actor, AuditRecord, AuditVerification};
 pub use bulk::{BulkOutcome, PersonRow, Rejection};
+pub use bulk_cases::{CasePerson, SyntheticCase, SyntheticEvent};
 pub use cases::{CaseEvent, CaseRecord, CaseSummary, Channel, NewCase, action_name};
 pub use catalog::{DayKind, StoredVersion, VersionRefusal, VersionStatus, draft_of};
 pub use divisions::Division;

@@ -4,3 +4,4 @@ mod common;
 mod export;
 mod import;
 mod synthetic;
+mod synthetic_cases;

@@ -1,6 +1,7 @@
 mod audit;
 mod auth;
 mod bulk;
+mod bulk_cases;
 mod cases;
 mod catalog;
 mod outbox;
