@@ -246,10 +246,29 @@ fn today() -> time::Date {
     shanghai_date(OffsetDateTime::now_utc())
 }
 
-const CASE_SELECT: &str = "SELECT c.id, c.number, c.service_code, c.service_version, c.person_id, \
-     p.name AS person_name, p.rid_masked, c.division_code, c.filed_by, c.channel, c.state, c.step, \
-     c.step_code, c.deadline, c.version, c.answers, c.created_at, c.updated_at, c.submitted_at, \
-     c.claimed_by, c.claimed_at, c.award FROM cases c JOIN persons p ON p.id = c.person_id WHERE ";
+macro_rules! case_columns {
+    () => {
+        "SELECT c.id, c.number, c.service_code, c.service_version, c.person_id, \
+         p.name AS person_name, p.rid_masked, c.division_code, c.filed_by, c.channel, c.state, \
+         c.step, c.step_code, c.deadline, c.version, c.answers, c.created_at, c.updated_at, \
+         c.submitted_at, c.claimed_by, c.claimed_at, c.award"
+    };
+}
+
+const CASE_SELECT: &str = concat!(
+    case_columns!(),
+    " FROM cases c JOIN persons p ON p.id = c.person_id WHERE "
+);
+
+/// A case with its events in one round trip (a row per event, oldest first); the case page is
+/// the page residents load most.
+const CASE_WITH_EVENTS: &str = concat!(
+    case_columns!(),
+    ", e.id AS e_id, e.at AS e_at, e.actor AS e_actor, e.actor_role AS e_actor_role, \
+     e.action AS e_action, e.from_state AS e_from_state, e.to_state AS e_to_state, \
+     e.step AS e_step, e.comment AS e_comment FROM cases c JOIN persons p ON p.id = c.person_id \
+     LEFT JOIN case_events e ON e.case_id = c.id WHERE "
+);
 
 fn summary(row: &sqlx::any::AnyRow, today: &str) -> Result<CaseSummary> {
     let deadline: Option<String> = row.try_get("deadline")?;
@@ -307,20 +326,24 @@ async fn events(conn: &mut sqlx::AnyConnection, case_id: &str) -> Result<Vec<Cas
     .fetch_all(&mut *conn)
     .await?
     .iter()
-    .map(|r| {
-        Ok(CaseEvent {
-            id: r.try_get("id")?,
-            at: r.try_get("at")?,
-            actor: r.try_get("actor")?,
-            actor_role: r.try_get("actor_role")?,
-            action: r.try_get("action")?,
-            from_state: r.try_get("from_state")?,
-            to_state: r.try_get("to_state")?,
-            step: r.try_get("step")?,
-            comment: r.try_get("comment")?,
-        })
-    })
+    .map(|r| event(r, ""))
     .collect()
+}
+
+/// An event from a row whose event columns carry `prefix`.
+fn event(r: &sqlx::any::AnyRow, prefix: &str) -> Result<CaseEvent> {
+    let column = |name: &str| format!("{prefix}{name}");
+    Ok(CaseEvent {
+        id: r.try_get(column("id").as_str())?,
+        at: r.try_get(column("at").as_str())?,
+        actor: r.try_get(column("actor").as_str())?,
+        actor_role: r.try_get(column("actor_role").as_str())?,
+        action: r.try_get(column("action").as_str())?,
+        from_state: r.try_get(column("from_state").as_str())?,
+        to_state: r.try_get(column("to_state").as_str())?,
+        step: r.try_get(column("step").as_str())?,
+        comment: r.try_get(column("comment").as_str())?,
+    })
 }
 
 /// What a message says about a case that arrived in `state` (`None`: nothing worth a text).
@@ -919,17 +942,18 @@ impl Store {
 
     /// A case inside `scope`, with its events.
     pub async fn case(&self, scope: &Scope, id: &str) -> Result<CaseRecord> {
-        let mut sql = Sql::new(CASE_SELECT);
+        let mut sql = Sql::new(CASE_WITH_EVENTS);
         sql.push("c.id = ").bind(id);
         push_case_scope(&mut sql, scope);
-        let mut conn = self.pool.acquire().await?;
-        let row = sql
-            .query(self.backend)
-            .fetch_optional(&mut *conn)
-            .await?
-            .ok_or(DbError::NotFound)?;
-        let events = events(&mut conn, id).await?;
-        record(&row, events)
+        sql.push(" ORDER BY e.at, e.id");
+        let rows = sql.query(self.backend).fetch_all(&self.pool).await?;
+        let first = rows.first().ok_or(DbError::NotFound)?;
+        let events = rows
+            .iter()
+            .filter(|r| matches!(r.try_get::<Option<String>, _>("e_id"), Ok(Some(_))))
+            .map(|r| event(r, "e_"))
+            .collect::<Result<_>>()?;
+        record(first, events)
     }
 
     /// A person's cases inside `scope`, newest first.

@@ -113,7 +113,7 @@ async fn start_session(
     phone_index: Option<&[u8]>,
 ) -> AppResult<HeaderMap> {
     if let Some(old) = &ctx.session_hash {
-        state.store.delete_session(old).await?;
+        state.end_session(old).await?;
     }
     let NewSession {
         token,
@@ -514,7 +514,7 @@ pub async fn logout(
 ) -> AppResult<Response> {
     ctx.check_csrf(&form.csrf)?;
     if let Some(hash) = &ctx.session_hash {
-        state.store.delete_session(hash).await?;
+        state.end_session(hash).await?;
     }
     let mut headers = HeaderMap::new();
     headers.append(

@@ -115,6 +115,9 @@ async fn principal(
         return Ok((Principal::Anonymous, None, None));
     };
     let hash = token_hash(token);
+    if let Some((principal, csrf)) = state.sessions.get(&hash) {
+        return Ok((principal, Some(hash), Some(csrf)));
+    }
     let Some(session) = state.store.session(&hash).await? else {
         return Ok((Principal::Anonymous, None, None));
     };
@@ -139,6 +142,7 @@ async fn principal(
             None => Principal::Anonymous,
         },
     };
+    state.sessions.put(&hash, &principal, &session.csrf_token);
     Ok((principal, Some(hash), Some(session.csrf_token)))
 }
 

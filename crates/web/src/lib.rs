@@ -12,6 +12,7 @@ mod notify;
 mod ops;
 mod portal;
 mod render;
+mod sessions;
 mod staff;
 mod timers;
 
@@ -56,6 +57,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The service items in force, swapped whole when an administrator activates a version.
     catalog: Arc<RwLock<Arc<Catalog>>>,
+    /// Sessions resolved in the last few seconds.
+    sessions: Arc<sessions::SessionCache>,
 }
 
 impl AppState {
@@ -66,12 +69,19 @@ impl AppState {
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
             catalog: Arc::new(RwLock::new(Arc::new(Catalog::seed()))),
+            sessions: Arc::default(),
         }
     }
 
     /// The catalog as it is now; hold on to it for the whole request.
     pub fn catalog(&self) -> Arc<Catalog> {
         Arc::clone(&self.catalog.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Ends a session: in the database, and in this server's memory at once.
+    pub async fn end_session(&self, hash: &str) -> Result<(), DbError> {
+        self.sessions.forget(hash);
+        self.store.delete_session(hash).await
     }
 
     /// The version a case or task was filed under.

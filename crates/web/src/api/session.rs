@@ -138,7 +138,7 @@ pub(super) async fn sign_in(
 )]
 pub(super) async fn sign_out(State(state): State<AppState>, ApiCtx(ctx): ApiCtx) -> ApiResult {
     if let Some(hash) = &ctx.session_hash {
-        state.store.delete_session(hash).await?;
+        state.end_session(hash).await?;
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -231,8 +231,12 @@ async fn case_page(
     let chain = chain_of(state, &c);
     let docs = state.store.documents(&scope, &c.id).await?;
     let (materials, other) = material_rows(&case_service(state, &c)?, &docs, lang);
-    let rating = state.store.rating(&scope, &c.id).await?;
     let finished = matches!(c.state, State::Fulfilled | State::Closed | State::Rejected);
+    let rating = if finished {
+        state.store.rating(&scope, &c.id).await?
+    } else {
+        None
+    };
     let result = if matches!(c.state, State::Approved | State::Fulfilled | State::Closed) {
         result_text(state, ctx, &c).await?
     } else {

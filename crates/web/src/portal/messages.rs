@@ -65,7 +65,10 @@ pub async fn inbox(
         .store
         .mark_messages_read(&ctx.actor(), &persons, &unread)
         .await?;
-    // The navigation counts what is still unread after this view.
+    // The navigation counts what is still unread after this view, here and on the next request.
+    if let Some(hash) = ctx.session_hash.as_deref().filter(|_| marked > 0) {
+        state.sessions.forget(hash);
+    }
     if let Principal::Resident { unread, .. } = &mut ctx.principal {
         *unread = (*unread - marked as i64).max(0);
     }

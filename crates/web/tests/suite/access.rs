@@ -371,6 +371,9 @@ async fn a_resident_sees_only_their_own_record_and_no_workbench() {
         });
         app.person(&p).await
     };
+    // A session resolved in the last few seconds keeps its list of persons (see
+    // `sessions::TTL`); a new sign-in sees the ward at once.
+    let mut resident = app.resident(&phone(1)).await;
     let api_me = resident.get("/api/v1/me").await.json();
     let ids: Vec<&str> = api_me["persons"]
         .as_array()
