@@ -6,7 +6,7 @@
 #   scripts/e2e.sh tests/axe.test.mjs   # one file (paths relative to e2e/)
 #
 # Environment:
-#   ZHUCAN_BIN           server binary (default target/debug/zhucan; built with
+#   ZHUCAN_BIN           server binary (default $CARGO_TARGET_DIR or target, /debug/zhucan; built with
 #                        `cargo build --bin zhucan` only if missing)
 #   E2E_TIMEOUT          overall limit in seconds (default 600)
 #   E2E_CONCURRENCY      test files run in parallel (default 1; each file starts its own server)
@@ -24,7 +24,7 @@ if [ -n "${ZHUCAN_BIN:-}" ]; then
   case "$ZHUCAN_BIN" in /*) ;; *) ZHUCAN_BIN="$PWD/$ZHUCAN_BIN" ;; esac
   [ -x "$ZHUCAN_BIN" ] || { echo "e2e.sh: ZHUCAN_BIN=$ZHUCAN_BIN is not an executable" >&2; exit 2; }
 else
-  ZHUCAN_BIN="$ROOT/target/debug/zhucan"
+  ZHUCAN_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/debug/zhucan"
   if [ ! -x "$ZHUCAN_BIN" ]; then
     echo "e2e.sh: $ZHUCAN_BIN missing; building it (cargo build --bin zhucan)"
     (cd "$ROOT" && cargo build --bin zhucan)
