@@ -39,26 +39,29 @@ fn field(out: &mut String, arg: &Arg) {
     }
 }
 
-/// COPYs `rows` (values in `columns` order) into `table`.
-pub(crate) async fn copy_rows<'a, R>(
-    conn: &mut PgConnection,
-    table: &str,
-    columns: &str,
-    rows: impl Iterator<Item = R>,
-) -> Result<()>
+/// Appends `rows` (values in a table's column order) to `out` in COPY's text format.
+pub(crate) fn push_rows<'a, R>(out: &mut String, rows: impl Iterator<Item = R>)
 where
     R: IntoIterator<Item = &'a Arg>,
 {
-    let mut data = String::new();
     for row in rows {
         for (i, arg) in row.into_iter().enumerate() {
             if i > 0 {
-                data.push('\t');
+                out.push('\t');
             }
-            field(&mut data, arg);
+            field(out, arg);
         }
-        data.push('\n');
+        out.push('\n');
     }
+}
+
+/// COPYs `data` (rows in COPY's text format, values in `columns` order) into `table`.
+pub(crate) async fn copy_text(
+    conn: &mut PgConnection,
+    table: &str,
+    columns: &str,
+    data: String,
+) -> Result<()> {
     if data.is_empty() {
         return Ok(());
     }
