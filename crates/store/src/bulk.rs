@@ -165,13 +165,56 @@ const COPY_ROWS: usize = 5_000;
 /// committed every [`TX_ROWS`] rows (or [`TX_TIME`]) and by [`BulkImport::finish`]. A chunk is
 /// always wholly inside one transaction, so no row is ever half-written; dropping the import (or
 /// an error) rolls back what is not committed yet, and re-running the file completes it (rows
-/// are matched by resident ID).
+/// are matched by resident ID). On PostgreSQL new persons are sent in batches, so the database
+/// may refuse a chunk's row only at a later write, at a commit or at the finish.
+///
+/// Rows of different chunks must have different resident IDs (an import's reader refuses a
+/// repeated one): when the persons table was empty at the start and nobody else has written
+/// since, the import knows every stored person is its own and looks nothing up.
 pub struct BulkImport<'s> {
     store: &'s Store,
     actor: Actor,
     open: Option<Open<'s>>,
     /// PostgreSQL: the connection COPY runs on, kept across the import's transactions.
     pg: Option<PgConnection>,
+    initial: Initial,
+}
+
+/// Whether the import is an initial load: every stored person is one it wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Initial {
+    /// Not known before the first transaction.
+    Unknown,
+    /// So far, yes: the audit chain ended here at the import's last commit, and every write is
+    /// audited, so an unchanged end means nobody else wrote since.
+    Since(String),
+    /// In the open transaction, yes.
+    Now,
+    No,
+}
+
+impl Initial {
+    /// At a transaction's start, under the write lock: `last_hash` ends the audit chain;
+    /// `empty` tells whether the persons table is (asked only for the first transaction).
+    async fn begin(
+        &mut self,
+        last_hash: Option<&str>,
+        empty: impl Future<Output = Result<bool>>,
+    ) -> Result<()> {
+        *self = match self {
+            Initial::Unknown if empty.await? => Initial::Now,
+            Initial::Since(hash) if Some(hash.as_str()) == last_hash => Initial::Now,
+            _ => Initial::No,
+        };
+        Ok(())
+    }
+
+    /// Before a commit: the audit chain's end, if this transaction kept the initial load going.
+    fn commit(&mut self, last_hash: Option<String>) {
+        if *self == Initial::Now {
+            *self = last_hash.map_or(Initial::No, Initial::Since);
+        }
+    }
 }
 
 enum Open<'s> {
@@ -253,6 +296,7 @@ impl Store {
             actor: actor.clone(),
             open: None,
             pg: None,
+            initial: Initial::Unknown,
         }
     }
 }
@@ -306,11 +350,21 @@ impl BulkImport<'_> {
         Ok(())
     }
 
-    async fn commit(&mut self) -> Result<()> {
+    /// Commits what is written so far; the next chunk starts a new transaction.
+    pub async fn commit(&mut self) -> Result<()> {
         match self.open.take() {
             None => {}
-            Some(Open::Any { w, .. }) => w.tx.commit().await?,
+            Some(Open::Any { mut w, .. }) => {
+                if self.initial == Initial::Now {
+                    let last = sqlx::query_scalar(audit::LAST_HASH)
+                        .fetch_optional(&mut *w.tx)
+                        .await?;
+                    self.initial.commit(last);
+                }
+                w.tx.commit().await?
+            }
             Some(Open::Copy(mut tx)) => {
+                self.initial.commit(Some(tx.last_hash.clone()));
                 let conn = self
                     .pg
                     .as_mut()
@@ -334,8 +388,19 @@ impl BulkImport<'_> {
     async fn write_any(&mut self, chunk: &mut EncodedRows, laps: &mut Laps) -> Result<BulkOutcome> {
         if !matches!(self.open, Some(Open::Any { .. })) {
             self.commit().await?;
+            let mut w = self.store.write_tx().await?;
+            let last: Option<String> = sqlx::query_scalar(audit::LAST_HASH)
+                .fetch_optional(&mut *w.tx)
+                .await?;
+            let empty = async {
+                Ok(sqlx::query("SELECT 1 FROM persons LIMIT 1")
+                    .fetch_optional(&mut *w.tx)
+                    .await?
+                    .is_none())
+            };
+            self.initial.begin(last.as_deref(), empty).await?;
             self.open = Some(Open::Any {
-                w: self.store.write_tx().await?,
+                w,
                 rows: 0,
                 since: Instant::now(),
             });
@@ -345,16 +410,21 @@ impl BulkImport<'_> {
         let Some(Open::Any { w, rows, .. }) = &mut self.open else {
             unreachable!("opened above")
         };
-        let found = Found {
-            persons: existing(&mut w.tx, "persons", "rid_index", "id", &rid_keys(chunk)).await?,
-            certificates: existing(
-                &mut w.tx,
-                "certificates",
-                "number_index",
-                "person_id",
-                &certificate_keys(chunk),
-            )
-            .await?,
+        let found = if self.initial == Initial::Now {
+            Found::default()
+        } else {
+            Found {
+                persons: existing(&mut w.tx, "persons", "rid_index", "id", &rid_keys(chunk))
+                    .await?,
+                certificates: existing(
+                    &mut w.tx,
+                    "certificates",
+                    "number_index",
+                    "person_id",
+                    &certificate_keys(chunk),
+                )
+                .await?,
+            }
         };
         let plan = plan(chunk, &found);
         laps.lap("classify");
@@ -413,6 +483,13 @@ impl BulkImport<'_> {
             let last: Option<String> = sqlx::query_scalar(audit::LAST_HASH)
                 .fetch_optional(&mut *conn)
                 .await?;
+            let empty = async {
+                Ok(sqlx::query("SELECT 1 FROM persons LIMIT 1")
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .is_none())
+            };
+            self.initial.begin(last.as_deref(), empty).await?;
             self.open = Some(Open::Copy(CopyTx {
                 _writer: writer,
                 last_hash: last.unwrap_or_else(|| audit::GENESIS.to_owned()),
@@ -441,23 +518,27 @@ impl BulkImport<'_> {
             tx.send(conn, true).await?;
         }
         // Every writer takes the lock held here, so these reads see what COPY will meet.
-        let found = Found {
-            persons: existing_pg(
-                conn,
-                "persons",
-                "rid_index",
-                "id",
-                rids.iter().map(|k| k.to_vec()).collect(),
-            )
-            .await?,
-            certificates: existing_pg(
-                conn,
-                "certificates",
-                "number_index",
-                "person_id",
-                certificates.iter().map(|k| k.to_vec()).collect(),
-            )
-            .await?,
+        let found = if self.initial == Initial::Now {
+            Found::default()
+        } else {
+            Found {
+                persons: existing_pg(
+                    conn,
+                    "persons",
+                    "rid_index",
+                    "id",
+                    rids.iter().map(|k| k.to_vec()).collect(),
+                )
+                .await?,
+                certificates: existing_pg(
+                    conn,
+                    "certificates",
+                    "number_index",
+                    "person_id",
+                    certificates.iter().map(|k| k.to_vec()).collect(),
+                )
+                .await?,
+            }
         };
         let plan = plan(chunk, &found);
         laps.lap("classify");
@@ -551,6 +632,7 @@ fn certificate_keys(chunk: &EncodedRows) -> Vec<&[u8]> {
 }
 
 /// Stored rows met by a chunk: person id by resident ID index, owner by certificate index.
+#[derive(Default)]
 struct Found {
     persons: HashMap<Vec<u8>, String>,
     certificates: HashMap<Vec<u8>, String>,
