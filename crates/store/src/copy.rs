@@ -11,6 +11,10 @@ use crate::sql::Arg;
 /// that end fields or rows escaped.
 fn field(out: &mut String, arg: &Arg) {
     fn text(out: &mut String, s: &str) {
+        if !s.contains(['\\', '\t', '\n', '\r']) {
+            out.push_str(s);
+            return;
+        }
         for c in s.chars() {
             match c {
                 '\\' => out.push_str("\\\\"),
@@ -22,9 +26,12 @@ fn field(out: &mut String, arg: &Arg) {
         }
     }
     fn bytes(out: &mut String, b: &[u8]) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         out.push_str("\\\\x");
+        out.reserve(b.len() * 2);
         for byte in b {
-            let _ = write!(out, "{byte:02x}");
+            out.push(HEX[usize::from(byte >> 4)] as char);
+            out.push(HEX[usize::from(byte & 0xf)] as char);
         }
     }
     match arg {
