@@ -224,7 +224,8 @@ enum Open<'s> {
         rows: usize,
         since: Instant,
     },
-    /// PostgreSQL, new persons: buffered as COPY text, sent when the transaction commits.
+    /// PostgreSQL, new persons: buffered as COPY text, sent every [`COPY_ROWS`] rows and at
+    /// the commit.
     Copy(CopyTx<'s>),
 }
 

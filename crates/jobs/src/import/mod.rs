@@ -333,7 +333,9 @@ pub async fn import_persons(
         summary.record(chunk.errors, &mut report)?;
         since = Instant::now();
     }
+    let started = Instant::now();
     import.finish().await?;
+    stored += started.elapsed();
     parser.await.expect("the import parser panicked");
     tracing::debug!(
         waited_for_parser_s = waited.as_secs_f64(),
