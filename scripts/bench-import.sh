@@ -15,6 +15,25 @@ trap 'rm -rf "$work"; psql -q "$pg/postgres" -c "DROP DATABASE IF EXISTS zhucan_
 csv="$work/persons.csv"
 key="$work/key"
 
+# Per-stage wall time of the import's writer, summed from its debug log (docs/BENCHMARKS.md).
+log_filter="warn,zhucan_store::bulk=debug,zhucan_jobs=debug"
+stages() {
+  python3 - "$1" <<'PY'
+import re, sys, collections
+total, waited = collections.Counter(), ""
+for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
+    line = re.sub(r"\x1b\[[0-9;]*m", "", line)
+    m = re.search(r"stages_ms=(.*)$", line)
+    if m:
+        for kv in m.group(1).split():
+            k, v = kv.split("=")
+            total[k] += float(v) / 1000
+    m = re.search(r"waited_for_parser_s=([0-9.]+) in_store_s=([0-9.]+)", line)
+    if m:
+        waited = f"; waited for the reader {float(m.group(1)):.1f} s, in the store {float(m.group(2)):.1f} s"
+print("  writer stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in total.items()) + waited)
+PY
+}
 secs() { python3 -c "import sys; print(f'{float(sys.argv[2])-float(sys.argv[1]):.2f}')" "$1" "$2"; }
 now() { date +%s.%N; }
 
@@ -27,10 +46,11 @@ t0=$(now); sqlite3 "$work/bare.db" -cmd ".mode csv" ".import $csv bare"; t1=$(no
 base_sqlite=$(secs "$t0" "$t1")
 "$bin" migrate --database "sqlite://$work/zhucan.db" --key-file "$key" >/dev/null
 t0=$(now)
-/usr/bin/time -f "%M" -o "$work/rss" "$bin" import persons "$csv" --database "sqlite://$work/zhucan.db" --key-file "$key" 2>/dev/null | tail -n1
+RUST_LOG="$log_filter" /usr/bin/time -f "%M" -o "$work/rss" "$bin" import persons "$csv" --database "sqlite://$work/zhucan.db" --key-file "$key" 2>"$work/sqlite.log" | tail -n1
 t1=$(now)
 ours_sqlite=$(secs "$t0" "$t1")
 echo "SQLite:     sqlite3 .import $base_sqlite s | zhucan import $ours_sqlite s ($(python3 -c "print(f'{$ours_sqlite/$base_sqlite:.2f}')")x), peak RSS $(( $(cat "$work/rss") / 1024 )) MB"
+stages "$work/sqlite.log"
 
 # --- PostgreSQL
 psql -q "$pg/postgres" -c "DROP DATABASE IF EXISTS zhucan_bench" -c "DROP DATABASE IF EXISTS zhucan_bench_bare" -c "CREATE DATABASE zhucan_bench" -c "CREATE DATABASE zhucan_bench_bare" >/dev/null
@@ -40,10 +60,11 @@ t0=$(now); psql -q "$pg/zhucan_bench_bare" -c "\\copy bare FROM '$csv' WITH (FOR
 base_pg=$(secs "$t0" "$t1")
 "$bin" migrate --database "$pg/zhucan_bench" --key-file "$key" >/dev/null
 t0=$(now)
-/usr/bin/time -f "%M" -o "$work/rss" "$bin" import persons "$csv" --database "$pg/zhucan_bench" --key-file "$key" 2>/dev/null | tail -n1
+RUST_LOG="$log_filter" /usr/bin/time -f "%M" -o "$work/rss" "$bin" import persons "$csv" --database "$pg/zhucan_bench" --key-file "$key" 2>"$work/pg.log" | tail -n1
 t1=$(now)
 ours_pg=$(secs "$t0" "$t1")
 echo "PostgreSQL: psql \\copy $base_pg s | zhucan import $ours_pg s ($(python3 -c "print(f'{$ours_pg/$base_pg:.2f}')")x), peak RSS $(( $(cat "$work/rss") / 1024 )) MB"
+stages "$work/pg.log"
 
 # --- demo first start
 "$bin" demo --data "$work/demo" --listen 127.0.0.1:18089 > "$work/demo.log" 2>&1 &

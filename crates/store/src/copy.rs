@@ -11,6 +11,10 @@ use crate::sql::Arg;
 /// that end fields or rows escaped.
 fn field(out: &mut String, arg: &Arg) {
     fn text(out: &mut String, s: &str) {
+        if !s.contains(['\\', '\t', '\n', '\r']) {
+            out.push_str(s);
+            return;
+        }
         for c in s.chars() {
             match c {
                 '\\' => out.push_str("\\\\"),
@@ -22,9 +26,12 @@ fn field(out: &mut String, arg: &Arg) {
         }
     }
     fn bytes(out: &mut String, b: &[u8]) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         out.push_str("\\\\x");
+        out.reserve(b.len() * 2);
         for byte in b {
-            let _ = write!(out, "{byte:02x}");
+            out.push(HEX[usize::from(byte >> 4)] as char);
+            out.push(HEX[usize::from(byte & 0xf)] as char);
         }
     }
     match arg {
@@ -39,7 +46,41 @@ fn field(out: &mut String, arg: &Arg) {
     }
 }
 
-/// COPYs `rows` (values in `columns` order) into `table`.
+/// Appends `rows` (values in a table's column order) to `out` in COPY's text format.
+pub(crate) fn push_rows<'a, R>(out: &mut String, rows: impl Iterator<Item = R>)
+where
+    R: IntoIterator<Item = &'a Arg>,
+{
+    for row in rows {
+        for (i, arg) in row.into_iter().enumerate() {
+            if i > 0 {
+                out.push('\t');
+            }
+            field(out, arg);
+        }
+        out.push('\n');
+    }
+}
+
+/// COPYs `data` (rows in COPY's text format, values in `columns` order) into `table`.
+pub(crate) async fn copy_text(
+    conn: &mut PgConnection,
+    table: &str,
+    columns: &str,
+    data: String,
+) -> Result<()> {
+    if data.is_empty() {
+        return Ok(());
+    }
+    let mut copy = conn
+        .copy_in_raw(&format!("COPY {table} ({columns}) FROM STDIN"))
+        .await?;
+    copy.send(data.into_bytes()).await?;
+    copy.finish().await?;
+    Ok(())
+}
+
+/// COPYs `rows` (values in `columns` order) into `table` in one round trip.
 pub(crate) async fn copy_rows<'a, R>(
     conn: &mut PgConnection,
     table: &str,
@@ -50,24 +91,8 @@ where
     R: IntoIterator<Item = &'a Arg>,
 {
     let mut data = String::new();
-    for row in rows {
-        for (i, arg) in row.into_iter().enumerate() {
-            if i > 0 {
-                data.push('\t');
-            }
-            field(&mut data, arg);
-        }
-        data.push('\n');
-    }
-    if data.is_empty() {
-        return Ok(());
-    }
-    let mut copy = conn
-        .copy_in_raw(&format!("COPY {table} ({columns}) FROM STDIN"))
-        .await?;
-    copy.send(data.into_bytes()).await?;
-    copy.finish().await?;
-    Ok(())
+    push_rows(&mut data, rows);
+    copy_text(conn, table, columns, data).await
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ mod workflow;
 
 pub use accounts::{Account, NewAccount};
 pub use audit::{Actor, AuditRecord, AuditVerification};
-pub use bulk::{BulkOutcome, PersonRow, Rejection};
+pub use bulk::{BulkImport, BulkOutcome, EncodedRows, PersonRow, Rejection};
 pub use bulk_cases::{CasePerson, SyntheticCase, SyntheticEvent};
 pub use cases::{CaseEvent, CaseRecord, CaseSummary, Channel, NewCase, action_name};
 pub use catalog::{DayKind, StoredVersion, VersionRefusal, VersionStatus, draft_of};

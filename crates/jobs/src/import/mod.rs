@@ -1,24 +1,27 @@
 //! The person import behind both `zhucan import` and the web upload.
 //!
-//! A blocking thread reads and validates the file while the store writes the previous chunk;
-//! at most a few chunks are in flight, so memory stays flat however long the file. File-level
-//! problems (type, emptiness, headers) are found before the first row is sent, so they write
-//! nothing. Each chunk is one transaction; rows are matched by resident ID, so re-running a
-//! file (for instance after a read error half-way) updates instead of duplicating.
+//! A blocking thread reads, validates and encodes (encrypts, indexes; on all cores) the file
+//! while the store writes the previous chunk; at most a few chunks are in flight, so memory
+//! stays flat however long the file. File-level problems (type, emptiness, headers) are found
+//! before the first row is sent, so they write nothing. A chunk is always inside one
+//! transaction (a transaction holds several, see `zhucan_store::BulkImport`); rows are matched by
+//! resident ID, so re-running a file (for instance after a read error half-way) updates instead
+//! of duplicating.
 
 mod row;
 mod source;
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::fmt;
 use std::io::{self, IsTerminal};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressFinish};
 use tokio::sync::mpsc;
 use zhucan_core::{DivisionCode, Lang, Localized, ResidentId, today_shanghai};
-use zhucan_store::{Actor, DbError, PersonRow, Store};
+use zhucan_store::{Actor, DbError, EncodedRows, PersonRow, Store};
 
 use crate::columns::{Column, normalize_header};
 use crate::table::{TableFormat, TableWriter, WriteError};
@@ -255,11 +258,15 @@ pub async fn import_persons(
     } else {
         ProgressBar::hidden()
     };
-    let (tx, mut rx) = mpsc::channel(2);
+    // One chunk queued, one being encoded, one being written: encoded chunks are the bulk of
+    // the import's memory.
+    let (tx, mut rx) = mpsc::channel(1);
     let parser = {
         let progress = progress.clone();
-        tokio::task::spawn_blocking(move || parse_file(source, ctx, &progress, tx))
+        let encoder = (!opts.dry_run).then(|| store.clone());
+        tokio::task::spawn_blocking(move || parse_file(source, ctx, encoder, &progress, tx))
     };
+    let mut import = store.bulk_import(actor);
 
     let mut summary = ImportSummary {
         dry_run: opts.dry_run,
@@ -267,7 +274,11 @@ pub async fn import_persons(
     };
     let mut header_names = None;
     let mut data_rows = 0;
+    // Time spent waiting for the parser and in the store, for `RUST_LOG=zhucan_jobs=debug`.
+    let (mut waited, mut stored) = (Duration::ZERO, Duration::ZERO);
+    let mut since = Instant::now();
     while let Some(parsed) = rx.recv().await {
+        waited += since.elapsed();
         let mut chunk = match parsed? {
             Parsed::Header(names) => {
                 header_names = Some(names);
@@ -275,14 +286,15 @@ pub async fn import_persons(
             }
             Parsed::Chunk(chunk) => chunk,
         };
-        data_rows += chunk.rows.len() as u64 + chunk.rejected;
+        let valid = chunk.rows.len() + chunk.encoded.as_ref().map_or(0, EncodedRows::len);
+        data_rows += valid as u64 + chunk.rejected;
         summary.rejected += chunk.rejected;
         if opts.dry_run {
-            summary.imported += chunk.rows.len() as u64;
-        } else if !chunk.rows.is_empty() {
+            summary.imported += valid as u64;
+        } else if let Some(encoded) = chunk.encoded.take().filter(|e| !e.is_empty()) {
             let names = header_names.as_ref().expect("the header comes first");
-            let keys: Vec<(u64, String, Option<String>)> = chunk
-                .rows
+            let keys: Vec<(u64, String, Option<String>)> = encoded
+                .rows()
                 .iter()
                 .map(|r| {
                     let certificate = r.input.certificate.as_ref();
@@ -293,7 +305,9 @@ pub async fn import_persons(
                     )
                 })
                 .collect();
-            let outcome = store.import_persons(actor, chunk.rows).await?;
+            let started = Instant::now();
+            let outcome = import.write(encoded).await?;
+            stored += started.elapsed();
             summary.imported += outcome.inserted;
             summary.updated += outcome.updated;
             summary.rejected += outcome.rejected.len() as u64;
@@ -317,8 +331,17 @@ pub async fn import_persons(
             chunk.errors.sort_by_key(|e| e.row);
         }
         summary.record(chunk.errors, &mut report)?;
+        since = Instant::now();
     }
+    let started = Instant::now();
+    import.finish().await?;
+    stored += started.elapsed();
     parser.await.expect("the import parser panicked");
+    tracing::debug!(
+        waited_for_parser_s = waited.as_secs_f64(),
+        in_store_s = stored.as_secs_f64(),
+        "import finished"
+    );
     if data_rows == 0 {
         return Err(ImportError::NoDataRows);
     }
@@ -337,19 +360,29 @@ enum Parsed {
 
 #[derive(Default)]
 struct Chunk {
+    /// Valid rows while the chunk fills (and in a dry run, where nothing is encoded) ...
     rows: Vec<PersonRow>,
+    /// ... then encoded, by the reader, so that encoding overlaps the writing of the chunk before.
+    encoded: Option<EncodedRows>,
     errors: Vec<RowError>,
     rejected: u64,
 }
 
 type Sender = mpsc::Sender<Result<Parsed, ImportError>>;
 
-fn parse_file(source: ImportSource, ctx: RowContext, progress: &ProgressBar, tx: Sender) {
+fn parse_file(
+    source: ImportSource,
+    ctx: RowContext,
+    encoder: Option<Store>,
+    progress: &ProgressBar,
+    tx: Sender,
+) {
     let name = source.name();
     let mut parser = Parser {
         ctx,
+        encoder,
         header: None,
-        seen: HashMap::new(),
+        seen: BTreeMap::new(),
         chunk: Chunk::default(),
         tx: tx.clone(),
     };
@@ -419,9 +452,13 @@ impl Header {
 
 struct Parser {
     ctx: RowContext,
+    /// Encodes full chunks; `None` in a dry run.
+    encoder: Option<Store>,
     header: Option<Header>,
     /// First line of each resident ID accepted so far, by the ID's 17 digits.
-    seen: HashMap<u64, u64>,
+    /// A B-tree, not a hash map: about 20 bytes an ID, and no doubling of a table (with both
+    /// copies alive) as the file grows, which counts for a million-row file's peak memory.
+    seen: BTreeMap<u64, u64>,
     chunk: Chunk,
     tx: Sender,
 }
@@ -487,8 +524,7 @@ impl Parser {
             self.chunk.errors.extend(errors);
         }
         if self.chunk.rows.len() + self.chunk.rejected as usize >= CHUNK_ROWS {
-            let chunk = std::mem::take(&mut self.chunk);
-            self.send(Parsed::Chunk(chunk))?;
+            self.send_chunk()?;
         }
         Ok(())
     }
@@ -497,7 +533,14 @@ impl Parser {
         if self.header.is_none() {
             return Err(ImportError::Empty);
         }
-        let chunk = std::mem::take(&mut self.chunk);
+        self.send_chunk()
+    }
+
+    fn send_chunk(&mut self) -> Result<(), ImportError> {
+        let mut chunk = std::mem::take(&mut self.chunk);
+        if let Some(store) = &self.encoder {
+            chunk.encoded = Some(store.encode_rows(std::mem::take(&mut chunk.rows)));
+        }
         self.send(Parsed::Chunk(chunk))
     }
 

@@ -1,6 +1,7 @@
 //! Bulk import (`Store::import_persons`) and the notification outbox.
 
 use zhucan_core::{Lang, Localized, PersonName, Phone};
+use zhucan_store::PersonInput;
 use zhucan_store::{
     AuditVerification, DbError, PersonFilter, PersonRow, Rejection, Scope, SearchTerm,
 };
@@ -11,6 +12,9 @@ backend_tests!(
     import_inserts_then_reimport_updates_without_duplicates,
     import_rejects_foreign_certificates_and_repeated_ids,
     a_failing_chunk_writes_nothing,
+    an_initial_load_writes_what_the_general_path_writes,
+    an_initial_load_meets_persons_written_meanwhile,
+    a_failure_rolls_back_the_uncommitted_chunks_only,
     outbox_retries_then_fails_after_max_attempts,
 );
 
@@ -376,4 +380,163 @@ async fn an_import_is_not_starved_by_concurrent_audited_reads_postgres() {
         let _ = r.await;
     }
     assert_eq!((outcomes[0].inserted, outcomes[1].updated), (200, 200));
+}
+
+/// What an import left: persons (by resident ID) with their record, and per person the actions
+/// and masked snapshots of their history.
+async fn imported(
+    db: &TestDb,
+    rows: &[PersonRow],
+) -> Vec<(PersonInput, Vec<(String, Option<serde_json::Value>)>)> {
+    let mut out = Vec::new();
+    for row in rows {
+        let found = by_id(db, row).await;
+        assert_eq!(found.len(), 1, "line {}", row.line);
+        let record = db
+            .store
+            .view_person(&system(), &Scope::All, &found[0].id)
+            .await
+            .unwrap();
+        let history = db
+            .store
+            .person_history(&Scope::All, &found[0].id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.action, r.after))
+            .collect();
+        out.push((record.to_input(), history));
+    }
+    out
+}
+
+/// Writes `rows` in chunks of `size` through one bulk import, committing after each.
+async fn bulk(db: &TestDb, rows: &[PersonRow], size: usize) -> (u64, u64) {
+    let mut import = db.store.bulk_import(&system());
+    let (mut inserted, mut updated) = (0, 0);
+    for chunk in rows.chunks(size) {
+        let encoded = db.store.encode_rows(chunk.to_vec());
+        let outcome = import.write(encoded).await.unwrap();
+        assert!(outcome.rejected.is_empty(), "{:?}", outcome.rejected);
+        inserted += outcome.inserted;
+        updated += outcome.updated;
+        import.commit().await.unwrap();
+    }
+    import.finish().await.unwrap();
+    (inserted, updated)
+}
+
+async fn an_initial_load_writes_what_the_general_path_writes(db: TestDb) {
+    let mut rows = rows(5000..5300, "赵敏");
+    rows[7].input = with_guardian(
+        rows[7].input.clone(),
+        "赵强",
+        Phone::parse("13700000007").unwrap(),
+    );
+    // Into the empty table: the initial load, which looks nothing up.
+    assert_eq!(bulk(&db, &rows[..150], 50).await, (150, 0));
+    let initial = imported(&db, &rows[..150]).await;
+
+    // With a person stored already (not in the file): the general path, with lookups.
+    let other = TestDb::new(db.backend).await.unwrap();
+    other
+        .store
+        .create_person(&system(), &Scope::All, &person(1, "张伟", COMMUNITY_A1))
+        .await
+        .unwrap();
+    assert_eq!(bulk(&other, &rows[..150], 50).await, (150, 0));
+    assert_eq!(imported(&other, &rows[..150]).await, initial);
+    for db in [&db, &other] {
+        assert_eq!(
+            db.count("audit_log WHERE action = 'import-create'").await,
+            150
+        );
+        assert_eq!(db.count("guardians").await, 1);
+        assert!(matches!(
+            db.store.verify_audit().await.unwrap(),
+            AuditVerification::Intact { .. }
+        ));
+    }
+
+    // A second import into the loaded table updates (it is not an initial load any more).
+    let mut again = rows.clone();
+    again[0].input.name = PersonName::parse("赵敏敏").unwrap();
+    assert_eq!(bulk(&db, &again, 100).await, (150, 150));
+    assert_eq!(db.count("persons").await, 300);
+    let first = by_id(&db, &again[0]).await;
+    assert_eq!(first[0].name, "赵敏敏");
+}
+
+async fn an_initial_load_meets_persons_written_meanwhile(db: TestDb) {
+    let rows = rows(6000..6040, "钱进");
+    let mut import = db.store.bulk_import(&system());
+    let outcome = import
+        .write(db.store.encode_rows(rows[..20].to_vec()))
+        .await
+        .unwrap();
+    assert_eq!(outcome.inserted, 20);
+    import.commit().await.unwrap();
+
+    // Between the import's transactions a member of staff records a person the file holds.
+    let id = db
+        .store
+        .create_person(&system(), &Scope::All, &rows[30].input)
+        .await
+        .unwrap();
+
+    let outcome = import
+        .write(db.store.encode_rows(rows[20..].to_vec()))
+        .await
+        .unwrap();
+    import.finish().await.unwrap();
+    assert_eq!((outcome.inserted, outcome.updated), (19, 1));
+    assert_eq!(db.count("persons").await, 40);
+    let history: Vec<String> = db
+        .store
+        .person_history(&Scope::All, &id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.action)
+        .collect();
+    assert_eq!(history[0], "import-update");
+}
+
+async fn a_failure_rolls_back_the_uncommitted_chunks_only(db: TestDb) {
+    let rows = rows(7000..7030, "孙丽");
+    let mut import = db.store.bulk_import(&system());
+    import
+        .write(db.store.encode_rows(rows[..10].to_vec()))
+        .await
+        .unwrap();
+    import.commit().await.unwrap();
+    let committed = counts(&db).await;
+    import
+        .write(db.store.encode_rows(rows[10..20].to_vec()))
+        .await
+        .unwrap();
+    // The third chunk repeats a certificate number of the second (two rows, one certificate):
+    // the database refuses it.
+    let mut bad = rows[20..].to_vec();
+    bad[0].input.certificate = rows[10].input.certificate.clone();
+    bad[0].input.resident_id = rid(7100);
+    // On PostgreSQL the rows go out with COPY when the transaction commits.
+    let result = match import.write(db.store.encode_rows(bad)).await {
+        Ok(_) => import.commit().await,
+        Err(e) => Err(e),
+    };
+    assert!(result.is_err(), "expected a database error, got {result:?}");
+    drop(import);
+    assert_eq!(
+        counts(&db).await,
+        committed,
+        "the committed chunk stays, the open transaction is rolled back whole"
+    );
+    assert!(matches!(
+        db.store.verify_audit().await.unwrap(),
+        AuditVerification::Intact { .. }
+    ));
+    // Re-running the whole file completes it.
+    assert_eq!(bulk(&db, &rows, 15).await, (20, 10));
+    assert_eq!(db.count("persons").await, 30);
 }
