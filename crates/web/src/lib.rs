@@ -97,7 +97,12 @@ impl AppState {
 
     /// The name of the version `(code, version)` in `lang`, or the code when it is unknown.
     pub fn service_name(&self, code: &str, version: i64, lang: zhucan_core::Lang) -> String {
-        self.service_version(code, version)
+        // Borrowed from the catalog: a list page asks once a row.
+        let catalog = self.catalog();
+        code.parse()
+            .ok()
+            .zip(u32::try_from(version).ok())
+            .and_then(|(c, v)| catalog.version(&c, v))
             .map_or_else(|| code.to_owned(), |s| s.name(lang).to_owned())
     }
 

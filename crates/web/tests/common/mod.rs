@@ -114,6 +114,43 @@ impl App {
             .unwrap()
     }
 
+    /// A case of `code` filed and submitted on the portal by the resident `pid` (the catalog
+    /// stored first), waiting at its first step.
+    pub async fn submitted(&self, code: &str, pid: &str) -> zhucan_store::CaseRecord {
+        let catalog = zhucan_services::Catalog::seed();
+        self.store.seed_catalog(&catalog).await.unwrap();
+        let v = catalog
+            .versions()
+            .iter()
+            .find(|v| v.code().as_str() == code)
+            .unwrap();
+        let actor = Actor {
+            id: format!("resident:{pid}"),
+            role: "resident".into(),
+            client: None,
+        };
+        let scope = Scope::Persons(vec![pid.to_owned()]);
+        let draft = self
+            .store
+            .create_case(
+                &actor,
+                &scope,
+                zhucan_store::NewCase {
+                    service: v,
+                    person_id: pid.to_owned(),
+                    channel: zhucan_store::Channel::Portal,
+                    answers: serde_json::json!({ "agree": true }),
+                    submit_key: None,
+                },
+            )
+            .await
+            .unwrap();
+        self.store
+            .submit_case(&actor, &scope, &draft.id, draft.version, None)
+            .await
+            .unwrap()
+    }
+
     /// The code of the latest text message to anyone.
     pub async fn last_sms_code(&self) -> String {
         let latest = self.store.recent_notifications(1).await.unwrap();

@@ -1,49 +1,16 @@
 //! The reviewers' workbench: queues within scope, the case page, decisions, stale decisions.
 
 use axum::http::StatusCode;
-use serde_json::json;
 use zhucan_core::Role;
-use zhucan_services::{Catalog, State};
-use zhucan_store::{Actor, CaseRecord, Channel, NewCase, Scope};
+use zhucan_services::State;
+use zhucan_store::{CaseRecord, Scope};
 
 use crate::common::*;
 
 /// A living-subsidy case (street → district → civil affairs) submitted for a new person.
 async fn submitted_case(app: &App, n: u32, name: &str, division: &str) -> CaseRecord {
     let pid = app.person(&person(n, name, division)).await;
-    let catalog = Catalog::seed();
-    app.store.seed_catalog(&catalog).await.unwrap();
-    let v = catalog
-        .versions()
-        .iter()
-        .find(|v| v.code().as_str() == "living-subsidy")
-        .unwrap()
-        .clone();
-    let actor = Actor {
-        id: format!("resident:{pid}"),
-        role: "resident".into(),
-        client: None,
-    };
-    let scope = Scope::Persons(vec![pid.clone()]);
-    let draft = app
-        .store
-        .create_case(
-            &actor,
-            &scope,
-            NewCase {
-                service: &v,
-                person_id: pid.clone(),
-                channel: Channel::Portal,
-                answers: json!({ "agree": true }),
-                submit_key: None,
-            },
-        )
-        .await
-        .unwrap();
-    app.store
-        .submit_case(&actor, &scope, &draft.id, draft.version, None)
-        .await
-        .unwrap()
+    app.submitted("living-subsidy", &pid).await
 }
 
 async fn state_of(app: &App, id: &str) -> CaseRecord {

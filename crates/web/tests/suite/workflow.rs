@@ -3,49 +3,11 @@
 //! record shows afterwards.
 
 use axum::http::StatusCode;
-use serde_json::json;
 use zhucan_core::{HouseholdStatus, Role};
 use zhucan_services::{Action, Catalog, Decision, DocumentKind, State};
-use zhucan_store::{Actor, CaseRecord, Channel, NewCase, Scope};
+use zhucan_store::{Actor, CaseRecord, Channel, Scope};
 
 use crate::common::*;
-
-/// A case of `code` submitted by the resident `pid`.
-async fn submitted(app: &App, code: &str, pid: &str) -> CaseRecord {
-    let catalog = Catalog::seed();
-    app.store.seed_catalog(&catalog).await.unwrap();
-    let v = catalog
-        .versions()
-        .iter()
-        .find(|v| v.code().as_str() == code)
-        .unwrap()
-        .clone();
-    let actor = Actor {
-        id: format!("resident:{pid}"),
-        role: "resident".into(),
-        client: None,
-    };
-    let scope = Scope::Persons(vec![pid.to_owned()]);
-    let draft = app
-        .store
-        .create_case(
-            &actor,
-            &scope,
-            NewCase {
-                service: &v,
-                person_id: pid.to_owned(),
-                channel: Channel::Portal,
-                answers: json!({ "agree": true }),
-                submit_key: None,
-            },
-        )
-        .await
-        .unwrap();
-    app.store
-        .submit_case(&actor, &scope, &draft.id, draft.version, None)
-        .await
-        .unwrap()
-}
 
 /// Approves through the store at every step before the last.
 async fn to_last_step(app: &App, mut case: CaseRecord, steps: usize) -> CaseRecord {
@@ -81,7 +43,7 @@ async fn decide(client: &mut Client, case: &CaseRecord, fields: &[(&str, &str)])
 async fn a_claimed_case_is_left_to_its_claimant() {
     let app = App::new().await;
     let pid = app.person(&person(1, "张伟", COMMUNITY_A1)).await;
-    let case = submitted(&app, "living-subsidy", &pid).await;
+    let case = app.submitted("living-subsidy", &pid).await;
     let mut a = app.staff("street_a", Role::StreetReviewer, STREET_A).await;
     let mut b = app.staff("street_b", Role::StreetReviewer, STREET_A).await;
     let page = a.get(&format!("/staff/cases/{}", case.id)).await;
@@ -122,7 +84,7 @@ async fn the_final_approval_states_the_amount_and_the_notice_takes_objections() 
     input.household_status = HouseholdStatus::Dibao;
     let pid = app.person(&input).await;
     // Nursing subsidy: street → district → civil affairs; the catalog only describes the amount.
-    let case = submitted(&app, "nursing-subsidy", &pid).await;
+    let case = app.submitted("nursing-subsidy", &pid).await;
     let case = to_last_step(&app, case, 3).await;
     let mut district = app
         .staff("district", Role::DistrictReviewer, DISTRICT)
@@ -253,7 +215,7 @@ async fn a_new_certificate_needs_the_assessment_and_the_record_shows_it() {
     let mut input = person(1, "张伟", COMMUNITY_A1);
     input.certificate = None;
     let pid = app.person(&input).await;
-    let case = submitted(&app, "cert-new", &pid).await;
+    let case = app.submitted("cert-new", &pid).await;
     let case = to_last_step(&app, case, 3).await;
     let mut district = app
         .staff("district", Role::DistrictReviewer, DISTRICT)
@@ -287,7 +249,7 @@ async fn a_new_certificate_needs_the_assessment_and_the_record_shows_it() {
 async fn a_delivery_task_is_done_from_the_task_list_and_closes_the_case() {
     let app = App::new().await;
     let pid = app.person(&person(1, "张伟", COMMUNITY_A1)).await;
-    let case = submitted(&app, "device-fitting", &pid).await;
+    let case = app.submitted("device-fitting", &pid).await;
     let case = to_last_step(&app, case, 3).await;
     app.store
         .act_on_case(
