@@ -8,7 +8,7 @@
 
 use std::str::FromStr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sqlx::Row;
 use time::OffsetDateTime;
@@ -19,10 +19,12 @@ use zhucan_services::{
     shanghai_date, transition,
 };
 
+use crate::Backend;
 use crate::audit::{self, Actor, Entry};
 use crate::catalog::{insert_version, load_calendar, parse_chain};
 use crate::persons::{Page, PersonRecord, date_text, push_scope};
 use crate::sql::{Arg, Sql};
+use crate::workflow::DocumentMeta;
 use crate::{DbError, Result, Scope, Store, new_id, now_text};
 
 /// How a case came in.
@@ -75,7 +77,7 @@ pub struct NewCase<'a> {
     pub submit_key: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CaseEvent {
     pub id: String,
     pub at: String,
@@ -102,6 +104,8 @@ pub struct CaseRecord {
     pub updated_at: String,
     /// Oldest first.
     pub events: Vec<CaseEvent>,
+    /// The materials uploaded, oldest first (without their content).
+    pub documents: Vec<DocumentMeta>,
 }
 
 /// A person's facts with the answers a case gave, as its rule sees them.
@@ -260,15 +264,44 @@ const CASE_SELECT: &str = concat!(
     " FROM cases c JOIN persons p ON p.id = c.person_id WHERE "
 );
 
-/// A case with its events in one round trip (a row per event, oldest first); the case page is
-/// the page residents load most.
-const CASE_WITH_EVENTS: &str = concat!(
-    case_columns!(),
-    ", e.id AS e_id, e.at AS e_at, e.actor AS e_actor, e.actor_role AS e_actor_role, \
-     e.action AS e_action, e.from_state AS e_from_state, e.to_state AS e_to_state, \
-     e.step AS e_step, e.comment AS e_comment FROM cases c JOIN persons p ON p.id = c.person_id \
-     LEFT JOIN case_events e ON e.case_id = c.id WHERE "
-);
+/// A case with its events and its materials in one round trip, the lists as JSON arrays (one
+/// value per case instead of a row per event: the case page is the page residents load most,
+/// and the SQLite driver pays a thread hand-off per row). `{events}` and `{documents}` are the
+/// backend's aggregates.
+fn case_with_lists(backend: Backend) -> &'static str {
+    macro_rules! with_lists {
+        ($events:literal, $documents:literal) => {
+            concat!(
+                case_columns!(),
+                ", (SELECT ",
+                $events,
+                " FROM case_events e WHERE e.case_id = c.id) AS events, (SELECT ",
+                $documents,
+                " FROM case_documents d WHERE d.case_id = c.id) AS documents \
+                 FROM cases c JOIN persons p ON p.id = c.person_id WHERE "
+            )
+        };
+    }
+    match backend {
+        Backend::Sqlite => with_lists!(
+            "json_group_array(json_object('id', e.id, 'at', e.at, 'actor', e.actor, \
+             'actor_role', e.actor_role, 'action', e.action, 'from_state', e.from_state, \
+             'to_state', e.to_state, 'step', e.step, 'comment', e.comment) ORDER BY e.at, e.id)",
+            "json_group_array(json_object('id', d.id, 'case_id', d.case_id, 'name', d.name, \
+             'mime', d.mime, 'size', d.size, 'digest', d.digest, 'created_at', d.created_at) \
+             ORDER BY d.created_at, d.id)"
+        ),
+        Backend::Postgres => with_lists!(
+            "COALESCE(json_agg(json_build_object('id', e.id, 'at', e.at, 'actor', e.actor, \
+             'actor_role', e.actor_role, 'action', e.action, 'from_state', e.from_state, \
+             'to_state', e.to_state, 'step', e.step, 'comment', e.comment) ORDER BY e.at, e.id), \
+             '[]')::text",
+            "COALESCE(json_agg(json_build_object('id', d.id, 'case_id', d.case_id, 'name', d.name, \
+             'mime', d.mime, 'size', d.size, 'digest', d.digest, 'created_at', d.created_at) \
+             ORDER BY d.created_at, d.id), '[]')::text"
+        ),
+    }
+}
 
 fn summary(row: &sqlx::any::AnyRow, today: &str) -> Result<CaseSummary> {
     let deadline: Option<String> = row.try_get("deadline")?;
@@ -300,21 +333,22 @@ fn parse_channel(s: &str) -> Result<Channel> {
         .map_err(|()| DbError::Corrupt(format!("channel = {s:?}")))
 }
 
-fn record(row: &sqlx::any::AnyRow, events: Vec<CaseEvent>) -> Result<CaseRecord> {
+fn record(row: &sqlx::any::AnyRow) -> Result<CaseRecord> {
     let answers: String = row.try_get("answers")?;
     let award: Option<String> = row.try_get("award")?;
     Ok(CaseRecord {
-        award: award
-            .map(|a| serde_json::from_str(&a))
-            .transpose()
-            .map_err(|e| DbError::Corrupt(format!("award: {e}")))?,
+        award: award.map(|a| json_column("award", &a)).transpose()?,
         case: summary(row, &date_text(today()))?,
         filed_by: row.try_get("filed_by")?,
-        answers: serde_json::from_str(&answers)
-            .map_err(|e| DbError::Corrupt(format!("answers: {e}")))?,
+        answers: json_column("answers", &answers)?,
         updated_at: row.try_get("updated_at")?,
-        events,
+        events: json_column("events", &row.try_get::<String, _>("events")?)?,
+        documents: json_column("documents", &row.try_get::<String, _>("documents")?)?,
     })
+}
+
+fn json_column<T: serde::de::DeserializeOwned>(column: &str, text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|e| DbError::Corrupt(format!("{column}: {e}")))
 }
 
 async fn events(conn: &mut sqlx::AnyConnection, case_id: &str) -> Result<Vec<CaseEvent>> {
@@ -326,23 +360,22 @@ async fn events(conn: &mut sqlx::AnyConnection, case_id: &str) -> Result<Vec<Cas
     .fetch_all(&mut *conn)
     .await?
     .iter()
-    .map(|r| event(r, ""))
+    .map(event)
     .collect()
 }
 
 /// An event from a row whose event columns carry `prefix`.
-fn event(r: &sqlx::any::AnyRow, prefix: &str) -> Result<CaseEvent> {
-    let column = |name: &str| format!("{prefix}{name}");
+fn event(r: &sqlx::any::AnyRow) -> Result<CaseEvent> {
     Ok(CaseEvent {
-        id: r.try_get(column("id").as_str())?,
-        at: r.try_get(column("at").as_str())?,
-        actor: r.try_get(column("actor").as_str())?,
-        actor_role: r.try_get(column("actor_role").as_str())?,
-        action: r.try_get(column("action").as_str())?,
-        from_state: r.try_get(column("from_state").as_str())?,
-        to_state: r.try_get(column("to_state").as_str())?,
-        step: r.try_get(column("step").as_str())?,
-        comment: r.try_get(column("comment").as_str())?,
+        id: r.try_get("id")?,
+        at: r.try_get("at")?,
+        actor: r.try_get("actor")?,
+        actor_role: r.try_get("actor_role")?,
+        action: r.try_get("action")?,
+        from_state: r.try_get("from_state")?,
+        to_state: r.try_get("to_state")?,
+        step: r.try_get("step")?,
+        comment: r.try_get("comment")?,
     })
 }
 
@@ -940,20 +973,13 @@ impl Store {
         })
     }
 
-    /// A case inside `scope`, with its events.
+    /// A case inside `scope`, with its events and materials.
     pub async fn case(&self, scope: &Scope, id: &str) -> Result<CaseRecord> {
-        let mut sql = Sql::new(CASE_WITH_EVENTS);
+        let mut sql = Sql::new(case_with_lists(self.backend));
         sql.push("c.id = ").bind(id);
         push_case_scope(&mut sql, scope);
-        sql.push(" ORDER BY e.at, e.id");
-        let rows = sql.query(self.backend).fetch_all(&self.pool).await?;
-        let first = rows.first().ok_or(DbError::NotFound)?;
-        let events = rows
-            .iter()
-            .filter(|r| matches!(r.try_get::<Option<String>, _>("e_id"), Ok(Some(_))))
-            .map(|r| event(r, "e_"))
-            .collect::<Result<_>>()?;
-        record(first, events)
+        let row = sql.query(self.backend).fetch_optional(&self.pool).await?;
+        record(&row.ok_or(DbError::NotFound)?)
     }
 
     /// A person's cases inside `scope`, newest first.

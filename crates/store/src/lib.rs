@@ -154,9 +154,13 @@ impl Store {
         })?
         .log_statements(log::LevelFilter::Off)
         .log_slow_statements(log::LevelFilter::Off, std::time::Duration::from_secs(1));
+        // No ping before each use: on SQLite it is one more trip to the connection's thread, on
+        // PostgreSQL one more round trip, on every statement. A connection found broken fails
+        // its statement and is dropped; the next takes a fresh one.
+        let pool_options = AnyPoolOptions::new().test_before_acquire(false);
         let pool = match backend {
             Backend::Sqlite => {
-                AnyPoolOptions::new()
+                pool_options
                     // Each connection keeps its own page cache; the pool hands out connections in
                     // turn, so their number times the cache size bounds the memory SQLite may hold.
                     .max_connections(4)
@@ -177,12 +181,7 @@ impl Store {
                     .connect_with(options)
                     .await?
             }
-            Backend::Postgres => {
-                AnyPoolOptions::new()
-                    .max_connections(16)
-                    .connect(url)
-                    .await?
-            }
+            Backend::Postgres => pool_options.max_connections(16).connect(url).await?,
         };
         Ok(Store {
             pool,

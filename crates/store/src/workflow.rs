@@ -3,7 +3,7 @@
 //! leaves (fulfilment, follow-up of a poor rating, escalation of an overdue case), and the
 //! timed work (notices ending, cases escalating) a server runs every few minutes.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::Row;
 use zhucan_core::{PersonName, Role, today_shanghai};
@@ -49,7 +49,7 @@ pub struct Rating {
     pub at: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DocumentMeta {
     pub id: String,
     pub case_id: String,
@@ -471,23 +471,6 @@ impl Store {
         .await?;
         w.tx.commit().await?;
         Ok(meta)
-    }
-
-    /// The materials of a case inside `scope`, oldest first.
-    pub async fn documents(&self, scope: &Scope, case_id: &str) -> Result<Vec<DocumentMeta>> {
-        let mut sql = Sql::new(
-            "SELECT d.id, d.case_id, d.name, d.mime, d.size, d.digest, d.created_at \
-             FROM case_documents d JOIN cases c ON c.id = d.case_id WHERE d.case_id = ",
-        );
-        sql.bind(case_id);
-        push_case_scope(&mut sql, scope);
-        sql.push(" ORDER BY d.created_at, d.id");
-        sql.query(self.backend)
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(document_meta)
-            .collect()
     }
 
     /// One material with its content; the view is audited (materials are personal data).

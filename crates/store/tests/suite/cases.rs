@@ -637,7 +637,8 @@ async fn a_returned_case_stops_the_clock_until_resubmitted(db: TestDb) {
             Action::Decide(Decision::ReturnForCorrection {
                 missing: vec!["劳动合同".into()],
             }),
-            Some("请补交"),
+            // Quotes, a backslash, a line break and an emoji: events come back as JSON.
+            Some("请补交\"原件\"\\扫描件\n第 2 页 ✅"),
         )
         .await
         .unwrap();
@@ -645,8 +646,10 @@ async fn a_returned_case_stops_the_clock_until_resubmitted(db: TestDb) {
     assert_eq!(returned.deadline, None);
     assert_eq!(
         returned.events.last().unwrap().comment.as_deref(),
-        Some("劳动合同: 请补交")
+        Some("劳动合同: 请补交\"原件\"\\扫描件\n第 2 页 ✅")
     );
+    assert_eq!(returned.events[0].from_state, None);
+    assert_eq!(returned.events[0].step, None);
     // Not in the queue while returned.
     assert_eq!(
         db.store

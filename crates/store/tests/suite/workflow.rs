@@ -741,15 +741,15 @@ async fn materials_are_kept_with_their_digest_and_views_are_audited(db: TestDb) 
     assert_eq!(meta.mime, "application/pdf");
     assert_eq!(meta.size, pdf.len() as i64);
     assert_eq!(meta.digest, zhucan_crypto::sm3_hex(&pdf));
-    let listed = db.store.documents(&scope, &case.id).await.unwrap();
+    let listed = db.store.case(&scope, &case.id).await.unwrap().documents;
     assert_eq!(listed.len(), 1);
-    assert!(
-        db.store
-            .documents(&street_scope(STREET_B), &case.id)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert_eq!(listed[0].name, meta.name);
+    assert_eq!(listed[0].digest, meta.digest);
+    assert_eq!(listed[0].size, meta.size);
+    assert!(matches!(
+        db.store.case(&street_scope(STREET_B), &case.id).await,
+        Err(DbError::NotFound)
+    ));
     let views = || db.count("audit_log WHERE entity = 'case_document' AND action = 'view'");
     assert_eq!(views().await, 0);
     let (read, content) = db

@@ -229,8 +229,7 @@ async fn case_page(
     let lang = ctx.lang;
     let scope = ctx.scope();
     let chain = chain_of(state, &c);
-    let docs = state.store.documents(&scope, &c.id).await?;
-    let (materials, other) = material_rows(&case_service(state, &c)?, &docs, lang);
+    let (materials, other) = material_rows(&case_service(state, &c)?, &c.documents, lang);
     let finished = matches!(c.state, State::Fulfilled | State::Closed | State::Rejected);
     let rating = if finished {
         state.store.rating(&scope, &c.id).await?

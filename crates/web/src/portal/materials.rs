@@ -136,8 +136,7 @@ async fn materials_page(
     uploaded: usize,
 ) -> AppResult<Response> {
     let s = &case_service(state, &c)?;
-    let docs = state.store.documents(&ctx.scope(), &c.id).await?;
-    let (mut rows, other) = material_rows(s, &docs, ctx.lang);
+    let (mut rows, other) = material_rows(s, &c.documents, ctx.lang);
     for row in &mut rows {
         row.error = errors.get(&format!("material-{}", row.index)).cloned();
     }

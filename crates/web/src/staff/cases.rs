@@ -13,7 +13,7 @@ use zhucan_services::{
     Action, Award, Decision, Evaluation, Needs, Outcome, OutcomeError, ServiceVersion, Step,
     offices,
 };
-use zhucan_store::{CaseRecord, CaseSummary, DbError, DocumentMeta, Objection, Page, Task};
+use zhucan_store::{CaseRecord, CaseSummary, DbError, Objection, Page, Task};
 
 use crate::AppState;
 use crate::ctx::Ctx;
@@ -130,7 +130,6 @@ struct CasePage {
     /// The claim, in words, when someone holds the case.
     claim: Option<String>,
     can_claim: bool,
-    documents: Vec<DocumentMeta>,
     objections: Vec<Objection>,
     /// Objections are decided by the federation (district) office.
     can_decide_objections: bool,
@@ -311,7 +310,6 @@ async fn render_case(
     });
     let can_claim = can_decide && c.claimed_by.is_none();
     let scope = ctx.scope();
-    let documents = state.store.documents(&scope, &c.id).await?;
     let objections = state.store.objections(&scope, &c.id).await?;
     let tasks = state.store.case_tasks(&scope, &c.id).await?;
     let status = if conflict {
@@ -347,7 +345,6 @@ async fn render_case(
             .collect(),
         claim,
         can_claim,
-        documents,
         objections,
         can_decide_objections: account.role == Role::DistrictReviewer,
         tasks,

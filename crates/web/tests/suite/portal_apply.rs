@@ -282,7 +282,12 @@ async fn a_guardian_applies_for_a_ward_page_by_page() {
     assert_eq!(mixed.status, StatusCode::UNPROCESSABLE_ENTITY);
     let id = case.trim_start_matches("/me/cases/");
     assert_eq!(
-        app.store.documents(&Scope::All, id).await.unwrap().len(),
+        app.store
+            .case(&Scope::All, id)
+            .await
+            .unwrap()
+            .documents
+            .len(),
         1,
         "only the PNG is kept"
     );
@@ -378,7 +383,7 @@ async fn a_guardian_applies_for_a_ward_page_by_page() {
     assert!(page.body.contains("正在办理"));
     assert!(page.body.contains("尚未开始"));
     assert!(page.body.contains("aria-current=\"step\""));
-    let docs = app.store.documents(&Scope::All, id).await.unwrap();
+    let docs = app.store.case(&Scope::All, id).await.unwrap().documents;
     let png = docs.iter().find(|d| d.mime == "image/png").unwrap();
     let href = format!("{case}/documents/{}", png.id);
     assert!(page.body.contains(&href));
@@ -550,7 +555,7 @@ async fn nobody_else_reaches_a_residents_application() {
     let mut client = app.resident(me.phone.as_ref().unwrap()).await;
     let case = filed(&mut client).await;
     let id = case.trim_start_matches("/me/cases/");
-    let doc = app.store.documents(&Scope::All, id).await.unwrap()[0]
+    let doc = app.store.case(&Scope::All, id).await.unwrap().documents[0]
         .id
         .clone();
     let draft = start(&mut client, "wheelchair-fuel", None).await;
@@ -605,9 +610,10 @@ async fn nobody_else_reaches_a_residents_application() {
     assert_eq!(resp.status, StatusCode::NOT_FOUND);
     assert_eq!(
         app.store
-            .documents(&Scope::All, draft.trim_start_matches("/me/cases/"))
+            .case(&Scope::All, draft.trim_start_matches("/me/cases/"))
             .await
             .unwrap()
+            .documents
             .len(),
         0
     );
