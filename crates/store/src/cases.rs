@@ -23,7 +23,7 @@ use crate::Backend;
 use crate::audit::{self, Actor, Entry};
 use crate::catalog::{insert_version, load_calendar, parse_chain};
 use crate::persons::{Page, PersonRecord, date_text, push_scope};
-use crate::sql::{Arg, Sql};
+use crate::sql::{Arg, Columns, Sql};
 use crate::workflow::DocumentMeta;
 use crate::{DbError, Result, Scope, Store, new_id, now_text};
 
@@ -303,28 +303,28 @@ fn case_with_lists(backend: Backend) -> &'static str {
     }
 }
 
-fn summary(row: &sqlx::any::AnyRow, today: &str) -> Result<CaseSummary> {
-    let deadline: Option<String> = row.try_get("deadline")?;
-    let state = state_from(&row.try_get::<String, _>("state")?, row.try_get("step")?)?;
+fn summary(row: &impl Columns, today: &str) -> Result<CaseSummary> {
+    let deadline: Option<String> = row.column("deadline")?;
+    let state = state_from(&row.column::<String>("state")?, row.column("step")?)?;
     Ok(CaseSummary {
-        id: row.try_get("id")?,
-        number: row.try_get("number")?,
-        service_code: row.try_get("service_code")?,
-        service_version: row.try_get("service_version")?,
-        person_id: row.try_get("person_id")?,
-        person_name: row.try_get("person_name")?,
-        rid_masked: row.try_get("rid_masked")?,
-        division_code: row.try_get("division_code")?,
-        channel: parse_channel(&row.try_get::<String, _>("channel")?)?,
+        id: row.column("id")?,
+        number: row.column("number")?,
+        service_code: row.column("service_code")?,
+        service_version: row.column("service_version")?,
+        person_id: row.column("person_id")?,
+        person_name: row.column("person_name")?,
+        rid_masked: row.column("rid_masked")?,
+        division_code: row.column("division_code")?,
+        channel: parse_channel(&row.column::<String>("channel")?)?,
         overdue: state.step().is_some() && deadline.as_deref().is_some_and(|d| d < today),
         state,
-        step_code: row.try_get("step_code")?,
+        step_code: row.column("step_code")?,
         deadline,
-        version: row.try_get("version")?,
-        created_at: row.try_get("created_at")?,
-        submitted_at: row.try_get("submitted_at")?,
-        claimed_by: row.try_get("claimed_by")?,
-        claimed_at: row.try_get("claimed_at")?,
+        version: row.column("version")?,
+        created_at: row.column("created_at")?,
+        submitted_at: row.column("submitted_at")?,
+        claimed_by: row.column("claimed_by")?,
+        claimed_at: row.column("claimed_at")?,
     })
 }
 
@@ -333,17 +333,17 @@ fn parse_channel(s: &str) -> Result<Channel> {
         .map_err(|()| DbError::Corrupt(format!("channel = {s:?}")))
 }
 
-fn record(row: &sqlx::any::AnyRow) -> Result<CaseRecord> {
-    let answers: String = row.try_get("answers")?;
-    let award: Option<String> = row.try_get("award")?;
+fn record(row: &impl Columns) -> Result<CaseRecord> {
+    let answers: String = row.column("answers")?;
+    let award: Option<String> = row.column("award")?;
     Ok(CaseRecord {
         award: award.map(|a| json_column("award", &a)).transpose()?,
         case: summary(row, &date_text(today()))?,
-        filed_by: row.try_get("filed_by")?,
+        filed_by: row.column("filed_by")?,
         answers: json_column("answers", &answers)?,
-        updated_at: row.try_get("updated_at")?,
-        events: json_column("events", &row.try_get::<String, _>("events")?)?,
-        documents: json_column("documents", &row.try_get::<String, _>("documents")?)?,
+        updated_at: row.column("updated_at")?,
+        events: json_column("events", &row.column::<String>("events")?)?,
+        documents: json_column("documents", &row.column::<String>("documents")?)?,
     })
 }
 
@@ -978,8 +978,14 @@ impl Store {
         let mut sql = Sql::new(case_with_lists(self.backend));
         sql.push("c.id = ").bind(id);
         push_case_scope(&mut sql, scope);
-        let row = sql.query(self.backend).fetch_optional(&self.pool).await?;
-        record(&row.ok_or(DbError::NotFound)?)
+        let case = match &self.reader {
+            Some(reader) => reader.first_row(&sql, |row| record(row))?,
+            None => {
+                let row = sql.query(self.backend).fetch_optional(&self.pool).await?;
+                row.as_ref().map(record).transpose()?
+            }
+        };
+        case.ok_or(DbError::NotFound)
     }
 
     /// A person's cases inside `scope`, newest first.

@@ -16,6 +16,7 @@ mod outbox;
 mod outcomes;
 mod persons;
 mod portal_queries;
+mod reader;
 mod sessions;
 mod sql;
 mod workflow;
@@ -50,6 +51,8 @@ use zhucan_crypto::FieldCrypto;
 pub enum DbError {
     #[error("database: {0}")]
     Sqlx(#[from] sqlx::Error),
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://…")]
@@ -131,6 +134,8 @@ pub struct Store {
     /// lock orders writers across instances, and queueing here first keeps waiting writers from
     /// holding pool connections that the lock holder may need.
     writer: Arc<Mutex<()>>,
+    /// SQLite: reads run on the calling thread (see `reader`).
+    reader: Option<Arc<reader::Reader>>,
 }
 
 /// A write transaction that also orders audit appends (their hash chain needs a total order).
@@ -189,6 +194,10 @@ impl Store {
             url: url.into(),
             crypto,
             writer: Arc::new(Mutex::new(())),
+            reader: match backend {
+                Backend::Sqlite => reader::Reader::for_url(url).map(Arc::new),
+                Backend::Postgres => None,
+            },
         })
     }
 

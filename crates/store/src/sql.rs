@@ -49,6 +49,40 @@ impl From<Option<Vec<u8>>> for Arg {
     }
 }
 
+impl rusqlite::ToSql for Arg {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        match self {
+            Arg::Text(v) => v.to_sql(),
+            Arg::OptText(v) => v.to_sql(),
+            Arg::Int(v) => v.to_sql(),
+            Arg::Bytes(v) => v.to_sql(),
+            Arg::OptBytes(v) => v.to_sql(),
+        }
+    }
+}
+
+/// A value a column of either driver decodes into.
+pub(crate) trait ColumnValue:
+    for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any> + rusqlite::types::FromSql
+{
+}
+
+impl<T> ColumnValue for T where
+    T: for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any> + rusqlite::types::FromSql
+{
+}
+
+/// A result row of either driver: sqlx's, or the SQLite reader's (`reader::NamedRow`).
+pub(crate) trait Columns {
+    fn column<T: ColumnValue>(&self, name: &str) -> Result<T>;
+}
+
+impl Columns for sqlx::any::AnyRow {
+    fn column<T: ColumnValue>(&self, name: &str) -> Result<T> {
+        Ok(sqlx::Row::try_get(self, name)?)
+    }
+}
+
 /// Statements with more parameters than this are prepared afresh each time, not cached.
 const MAX_CACHED_ARGS: usize = 64;
 
@@ -106,20 +140,37 @@ impl Sql {
         self
     }
 
-    pub fn query(&mut self, backend: Backend) -> Query<'_, Any, AnyArguments> {
-        self.rendered.clear();
-        let mut n = 0;
-        for c in self.text.chars() {
-            match (c, backend) {
-                (MARK, Backend::Sqlite) => self.rendered.push('?'),
-                (MARK, Backend::Postgres) => {
-                    n += 1;
-                    self.rendered.push('$');
-                    self.rendered.push_str(&n.to_string());
+    fn render(&self, backend: Backend, into: &mut String) {
+        into.clear();
+        for (n, part) in self.text.split(MARK).enumerate() {
+            if n > 0 {
+                match backend {
+                    Backend::Sqlite => into.push('?'),
+                    Backend::Postgres => {
+                        into.push('$');
+                        into.push_str(&n.to_string());
+                    }
                 }
-                (c, _) => self.rendered.push(c),
             }
+            into.push_str(part);
         }
+    }
+
+    /// The text for SQLite, for the calling thread's reader (`reader`).
+    pub fn rendered_for_sqlite(&self) -> String {
+        let mut text = String::with_capacity(self.text.len());
+        self.render(Backend::Sqlite, &mut text);
+        text
+    }
+
+    pub fn args(&self) -> &[Arg] {
+        &self.args
+    }
+
+    pub fn query(&mut self, backend: Backend) -> Query<'_, Any, AnyArguments> {
+        let mut rendered = std::mem::take(&mut self.rendered);
+        self.render(backend, &mut rendered);
+        self.rendered = rendered;
         // Statements of varying length are not cached: each would keep a prepared form (and its
         // last bound values) for good.
         let cache = self.cache || self.args.len() <= MAX_CACHED_ARGS;
@@ -165,4 +216,25 @@ pub(crate) async fn insert_rows<R: AsRef<[Arg]>>(
         sql.cached().query(backend).execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_rendered_per_backend() {
+        let mut sql = Sql::new("SELECT a FROM t WHERE b = ");
+        sql.bind("x")
+            .push(" AND c IN ")
+            .bind_tuple([Arg::Int(1), Arg::Int(2)]);
+        let mut text = String::new();
+        sql.render(Backend::Postgres, &mut text);
+        assert_eq!(text, "SELECT a FROM t WHERE b = $1 AND c IN ($2, $3)");
+        assert_eq!(
+            sql.rendered_for_sqlite(),
+            "SELECT a FROM t WHERE b = ? AND c IN (?, ?)"
+        );
+        assert_eq!(sql.args().len(), 3);
+    }
 }

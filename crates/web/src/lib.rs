@@ -50,27 +50,38 @@ pub struct WebConfig {
     pub sms_gateway: Option<GatewayUrl>,
 }
 
+/// What every handler shares; cloned per request and per extractor, so one reference count.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
     pub store: Store,
-    pub config: Arc<WebConfig>,
-    pub metrics: Arc<Metrics>,
+    pub config: WebConfig,
+    pub metrics: Metrics,
     /// The service items in force, swapped whole when an administrator activates a version.
-    catalog: Arc<RwLock<Arc<Catalog>>>,
+    catalog: RwLock<Arc<Catalog>>,
     /// Sessions resolved in the last few seconds.
-    sessions: Arc<sessions::SessionCache>,
+    sessions: sessions::SessionCache,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 impl AppState {
     /// Starts with the reference catalog; [`serve`] loads the stored one before listening.
     pub fn new(store: Store, config: WebConfig) -> AppState {
-        AppState {
+        AppState(Arc::new(Shared {
             store,
-            config: Arc::new(config),
-            metrics: Arc::new(Metrics::default()),
-            catalog: Arc::new(RwLock::new(Arc::new(Catalog::seed()))),
-            sessions: Arc::default(),
-        }
+            config,
+            metrics: Metrics::default(),
+            catalog: RwLock::new(Arc::new(Catalog::seed())),
+            sessions: sessions::SessionCache::default(),
+        }))
     }
 
     /// The catalog as it is now; hold on to it for the whole request.
