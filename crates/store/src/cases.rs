@@ -123,6 +123,17 @@ pub(crate) fn facts_with_answers(mut facts: Facts, answers: &Value) -> Facts {
 }
 
 impl CaseRecord {
+    /// Whether the applicant may still remove `doc` (a draft's, or uploaded since the return).
+    pub fn may_remove(&self, doc: &DocumentMeta) -> bool {
+        let returned_at = self
+            .events
+            .iter()
+            .filter(|e| e.action == "return")
+            .map(|e| e.at.as_str())
+            .max();
+        crate::workflow::may_remove(self.state, doc, returned_at)
+    }
+
     /// What the case's rule is evaluated on: the person's facts today and the case's answers.
     pub fn facts_for(&self, person: &PersonRecord, today: time::Date) -> Facts {
         facts_with_answers(person.facts(today), &self.answers)

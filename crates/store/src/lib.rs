@@ -35,7 +35,9 @@ pub use persons::{
     PersonFilter, PersonInput, PersonRecord, PersonSummary, SearchTerm,
 };
 pub use sessions::{OneTimeCode, Session, SessionKind};
-pub use workflow::{DocumentMeta, DueWork, NoticeEntry, Objection, Rating, Task};
+pub use workflow::{
+    DocumentMeta, DueWork, MAX_OBJECTIONS_PER_CLIENT, NoticeEntry, Objection, Rating, Task,
+};
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -77,6 +79,9 @@ pub enum DbError {
     /// The decision cannot have its effect (award missing, no certificate to act on, …).
     #[error("{0}")]
     Outcome(#[from] zhucan_services::OutcomeError),
+    /// Too many requests of one kind from one client in a while (zh, en).
+    #[error("{en}")]
+    RateLimited { zh: String, en: String },
     /// Input the store refuses, with the field it concerns and why (zh, en).
     #[error("{field}: {en}")]
     Invalid {

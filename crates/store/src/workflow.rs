@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::Row;
+use time::OffsetDateTime;
 use zhucan_core::{PersonName, Role, today_shanghai};
 use zhucan_crypto::sm3_hex;
 use zhucan_services::{Action, DocumentKind, State, Step, offices};
@@ -14,7 +15,11 @@ use crate::audit::{self, Actor, Entry};
 use crate::cases::{Move, insert_event, push_case_scope, state_from};
 use crate::persons::date_text;
 use crate::sql::Sql;
-use crate::{DbError, Result, Scope, Store, new_id, now_text};
+use crate::{DbError, Result, Scope, Store, new_id, now_text, timestamp_text};
+
+/// Objections one client may send to public notices in [`OBJECTION_WINDOW`].
+pub const MAX_OBJECTIONS_PER_CLIENT: i64 = 5;
+const OBJECTION_WINDOW: time::Duration = time::Duration::hours(1);
 
 /// A case in its public notice, as anyone may see it: the name masked, no numbers.
 #[derive(Debug, Clone, Serialize)]
@@ -257,10 +262,32 @@ impl Store {
         if case.state != State::Notice {
             return Err(DbError::NotFound);
         }
+        // Anyone may object without signing in, so each client gets a budget per hour.
+        if let Some(client) = &actor.client {
+            let since = timestamp_text(OffsetDateTime::now_utc() - OBJECTION_WINDOW);
+            let recent: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM case_objections WHERE client = $1 AND at > $2",
+            )
+            .bind(client.as_str())
+            .bind(since)
+            .fetch_one(&mut *w.tx)
+            .await?;
+            if recent >= MAX_OBJECTIONS_PER_CLIENT {
+                return Err(DbError::RateLimited {
+                    zh: format!(
+                        "一小时内最多可提出 {MAX_OBJECTIONS_PER_CLIENT} 条异议，请稍后再试"
+                    ),
+                    en: format!(
+                        "At most {MAX_OBJECTIONS_PER_CLIENT} objections an hour can be sent \
+                         from one place; try again later"
+                    ),
+                });
+            }
+        }
         let id = new_id();
         sqlx::query(
             "INSERT INTO case_objections (id, case_id, division_code, at, raised_by, contact, body, \
-             status) VALUES ($1, $2, $3, $4, $5, $6, $7, 'open')",
+             status, client) VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8)",
         )
         .bind(id.as_str())
         .bind(case_id)
@@ -269,6 +296,7 @@ impl Store {
         .bind(raised_by.as_str())
         .bind(contact)
         .bind(body.as_str())
+        .bind(actor.client.as_deref())
         .execute(&mut *w.tx)
         .await?;
         insert_event(
@@ -459,13 +487,65 @@ impl Store {
                 entity_id: meta.id.clone(),
                 division_code: Some(case.division_code.clone()),
                 before: None,
-                after: Some(json!({
-                    "case_id": case_id,
-                    "name": meta.name,
-                    "mime": meta.mime,
-                    "size": meta.size,
-                    "digest": meta.digest,
-                })),
+                after: Some(document_audit(&meta)),
+            }],
+        )
+        .await?;
+        w.tx.commit().await?;
+        Ok(meta)
+    }
+
+    /// Removes a material the applicant may still take back ([`may_remove`]); the removal is
+    /// audited with the file's digest.
+    pub async fn remove_document(
+        &self,
+        actor: &Actor,
+        scope: &Scope,
+        case_id: &str,
+        id: &str,
+    ) -> Result<DocumentMeta> {
+        let mut w = self.write_tx().await?;
+        let case = self.current(&mut w.tx, scope, case_id).await?;
+        let row = sqlx::query(
+            "SELECT id, case_id, name, mime, size, digest, created_at FROM case_documents \
+             WHERE id = $1 AND case_id = $2",
+        )
+        .bind(id)
+        .bind(case_id)
+        .fetch_optional(&mut *w.tx)
+        .await?
+        .ok_or(DbError::NotFound)?;
+        let meta = document_meta(&row)?;
+        let returned_at: Option<String> = sqlx::query_scalar(
+            "SELECT MAX(at) FROM case_events WHERE case_id = $1 AND action = 'return'",
+        )
+        .bind(case_id)
+        .fetch_one(&mut *w.tx)
+        .await?;
+        if !may_remove(case.state, &meta, returned_at.as_deref()) {
+            return Err(DbError::Invalid {
+                field: "document",
+                zh: "只能删除草稿中的文件，或退回补正后新上传的文件".into(),
+                en: "Only a draft's files, or files uploaded since the case was returned for \
+                     correction, can be removed"
+                    .into(),
+            });
+        }
+        sqlx::query("DELETE FROM case_documents WHERE id = $1")
+            .bind(id)
+            .execute(&mut *w.tx)
+            .await?;
+        audit::append(
+            &mut w.tx,
+            &self.crypto,
+            actor,
+            &[Entry {
+                action: "delete",
+                entity: "case_document",
+                entity_id: meta.id.clone(),
+                division_code: Some(case.division_code.clone()),
+                before: Some(document_audit(&meta)),
+                after: None,
             }],
         )
         .await?;
@@ -907,6 +987,27 @@ impl Store {
         }
         Ok(done)
     }
+}
+
+/// Whether the applicant may take a material back: any file of a draft, or one uploaded since
+/// the case was returned for correction (at `returned_at`); what reviewers have seen stays.
+pub(crate) fn may_remove(state: State, doc: &DocumentMeta, returned_at: Option<&str>) -> bool {
+    match state {
+        State::Draft => true,
+        State::Returned { .. } => returned_at.is_some_and(|at| doc.created_at.as_str() > at),
+        _ => false,
+    }
+}
+
+/// What the audit log keeps of a material: enough to prove which file it was, not its content.
+fn document_audit(meta: &DocumentMeta) -> serde_json::Value {
+    json!({
+        "case_id": meta.case_id,
+        "name": meta.name,
+        "mime": meta.mime,
+        "size": meta.size,
+        "digest": meta.digest,
+    })
 }
 
 fn document_meta(r: &sqlx::any::AnyRow) -> Result<DocumentMeta> {

@@ -57,6 +57,7 @@ impl From<DbError> for AppError {
             DbError::Invalid { field, zh, en } => {
                 AppError::Invalid(vec![(field.into(), format!("{zh} / {en}"))])
             }
+            DbError::RateLimited { .. } => AppError::TooManyAttempts,
             DbError::UnknownDivision(code) => AppError::Invalid(vec![(
                 "division_code".into(),
                 format!("division {code} is not in the division table"),

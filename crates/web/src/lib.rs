@@ -50,6 +50,21 @@ pub struct WebConfig {
     pub sms_gateway: Option<GatewayUrl>,
 }
 
+/// An item version, borrowed from the catalog that was in force when it was looked up (a
+/// version is several kilobytes of texts: pages look it up without copying it).
+pub struct ItemVersion {
+    catalog: Arc<Catalog>,
+    index: usize,
+}
+
+impl std::ops::Deref for ItemVersion {
+    type Target = zhucan_services::ServiceVersion;
+
+    fn deref(&self) -> &zhucan_services::ServiceVersion {
+        &self.catalog.versions()[self.index]
+    }
+}
+
 /// What every handler shares; cloned per request and per extractor, so one reference count.
 #[derive(Clone)]
 pub struct AppState(Arc<Shared>);
@@ -96,14 +111,14 @@ impl AppState {
     }
 
     /// The version a case or task was filed under.
-    pub fn service_version(
-        &self,
-        code: &str,
-        version: i64,
-    ) -> Option<zhucan_services::ServiceVersion> {
-        self.catalog()
-            .version(&code.parse().ok()?, u32::try_from(version).ok()?)
-            .cloned()
+    pub fn service_version(&self, code: &str, version: i64) -> Option<ItemVersion> {
+        let (code, version) = (code.parse().ok()?, u32::try_from(version).ok()?);
+        let catalog = self.catalog();
+        let index = catalog
+            .versions()
+            .iter()
+            .position(|v| v.code() == &code && v.version() == version)?;
+        Some(ItemVersion { catalog, index })
     }
 
     /// The name of the version `(code, version)` in `lang`, or the code when it is unknown.

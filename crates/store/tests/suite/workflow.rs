@@ -19,9 +19,11 @@ backend_tests!(
     a_delivery_item_waits_for_its_fulfilment_task,
     a_claimed_case_is_decided_only_by_its_claimant,
     an_open_objection_holds_the_notice_and_an_upheld_one_rejects,
+    one_client_sends_a_limited_number_of_objections_an_hour,
     a_poor_rating_opens_a_follow_up_for_the_office,
     an_overdue_case_escalates_once_to_the_supervisor,
     materials_are_kept_with_their_digest_and_views_are_audited,
+    a_material_is_taken_back_only_before_reviewers_have_seen_it,
     the_applicant_is_told_at_each_step,
 );
 
@@ -47,8 +49,8 @@ async fn add_person(db: &TestDb, input: zhucan_store::PersonInput) -> String {
         .unwrap()
 }
 
-/// A case of `code` submitted by the resident, waiting at its first step.
-async fn submitted(db: &TestDb, code: &str, person_id: &str) -> CaseRecord {
+/// A draft of `code` filed by the resident.
+async fn draft(db: &TestDb, code: &str, person_id: &str) -> CaseRecord {
     let catalog = Catalog::seed();
     let v = catalog
         .versions()
@@ -56,8 +58,7 @@ async fn submitted(db: &TestDb, code: &str, person_id: &str) -> CaseRecord {
         .find(|v| v.code().as_str() == code)
         .unwrap();
     let (actor, scope) = resident(person_id);
-    let case = db
-        .store
+    db.store
         .create_case(
             &actor,
             &scope,
@@ -70,7 +71,13 @@ async fn submitted(db: &TestDb, code: &str, person_id: &str) -> CaseRecord {
             },
         )
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// A case of `code` submitted by the resident, waiting at its first step.
+async fn submitted(db: &TestDb, code: &str, person_id: &str) -> CaseRecord {
+    let case = draft(db, code, person_id).await;
+    let (actor, scope) = resident(person_id);
     db.store
         .submit_case(&actor, &scope, &case.id, case.version, None)
         .await
@@ -864,4 +871,152 @@ async fn the_applicant_is_told_at_each_step(db: TestDb) {
     );
     // Each went to the person's phone as well.
     assert_eq!(db.count("notifications WHERE channel = 'sms'").await, 5);
+}
+
+async fn a_material_is_taken_back_only_before_reviewers_have_seen_it(db: TestDb) {
+    let pid = add_person(&db, person(1, "张伟", COMMUNITY_A1)).await;
+    let other = add_person(&db, person(2, "李娜", COMMUNITY_A1)).await;
+    let (actor, scope) = resident(&pid);
+    let case = draft(&db, "living-subsidy", &pid).await;
+    let pdf = b"%PDF-1.7 scan".to_vec();
+    let add = |name: &'static str| {
+        let (db, actor, scope, id, pdf) = (&db, &actor, &scope, case.id.clone(), pdf.clone());
+        async move {
+            db.store
+                .add_document(actor, scope, &id, name, DocumentKind::Pdf, &pdf)
+                .await
+                .unwrap()
+        }
+    };
+    let removes = || db.count("audit_log WHERE entity = 'case_document' AND action = 'delete'");
+    let refused = |r: Result<_, DbError>| {
+        matches!(
+            r,
+            Err(DbError::Invalid {
+                field: "document",
+                ..
+            })
+        )
+    };
+
+    // A draft's file: taken back, and the removal audited.
+    let wrong = add("错的.pdf").await;
+    let stranger = resident(&other);
+    assert!(matches!(
+        db.store
+            .remove_document(&stranger.0, &stranger.1, &case.id, &wrong.id)
+            .await,
+        Err(DbError::NotFound)
+    ));
+    let removed = db
+        .store
+        .remove_document(&actor, &scope, &case.id, &wrong.id)
+        .await
+        .unwrap();
+    assert_eq!(removed.name, "错的.pdf");
+    assert_eq!(removes().await, 1);
+    assert!(
+        db.store
+            .case(&scope, &case.id)
+            .await
+            .unwrap()
+            .documents
+            .is_empty()
+    );
+
+    // Submitted: what reviewers see stays, also once the case is returned for correction.
+    let seen = add("低保证.pdf").await;
+    let case = db
+        .store
+        .submit_case(&actor, &scope, &case.id, case.version, None)
+        .await
+        .unwrap();
+    assert!(refused(
+        db.store
+            .remove_document(&actor, &scope, &case.id, &seen.id)
+            .await
+    ));
+    let returned = db
+        .store
+        .act_on_case(
+            &staff("r", "street_reviewer"),
+            &Scope::All,
+            &case.id,
+            case.version,
+            Action::Decide(Decision::ReturnForCorrection {
+                missing: vec!["户口簿".into()],
+            }),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(!returned.may_remove(&returned.documents[0]));
+    assert!(refused(
+        db.store
+            .remove_document(&actor, &scope, &case.id, &seen.id)
+            .await
+    ));
+    // A file added during the correction can be taken back.
+    let late = add("户口簿.pdf").await;
+    let record = db.store.case(&scope, &case.id).await.unwrap();
+    assert!(
+        record
+            .documents
+            .iter()
+            .any(|d| d.id == late.id && record.may_remove(d))
+    );
+    db.store
+        .remove_document(&actor, &scope, &case.id, &late.id)
+        .await
+        .unwrap();
+    let left = db.store.case(&scope, &case.id).await.unwrap().documents;
+    assert_eq!(
+        left.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
+        [seen.id.as_str()]
+    );
+    assert_eq!(removes().await, 2);
+    assert!(matches!(
+        db.store
+            .remove_document(&actor, &scope, &case.id, &late.id)
+            .await,
+        Err(DbError::NotFound)
+    ));
+    assert_audit_intact(&db).await;
+}
+
+async fn one_client_sends_a_limited_number_of_objections_an_hour(db: TestDb) {
+    let mut input = person(1, "张伟", COMMUNITY_A1);
+    input.household_status = HouseholdStatus::Dibao;
+    let pid = add_person(&db, input).await;
+    let case = submitted(&db, "living-subsidy", &pid).await;
+    let case = approve_to_last_step(&db, case, 3).await;
+    let case = final_approval(&db, &case, &Award::default()).await;
+    let from = |client: &str| Actor {
+        id: "public".into(),
+        role: "public".into(),
+        client: Some(client.into()),
+    };
+    let object = |actor: Actor| {
+        let (db, id) = (&db, case.id.clone());
+        async move {
+            db.store
+                .raise_objection(&actor, &id, "王五", "", "情况不实")
+                .await
+        }
+    };
+    for _ in 0..zhucan_store::MAX_OBJECTIONS_PER_CLIENT {
+        object(from("203.0.113.7")).await.unwrap();
+    }
+    let refused = object(from("203.0.113.7")).await;
+    assert!(
+        matches!(&refused, Err(DbError::RateLimited { zh, .. }) if zh.contains("一小时内")),
+        "{refused:?}"
+    );
+    // Another client is not held back by the first; nothing of the refused one was stored.
+    object(from("198.51.100.2")).await.unwrap();
+    assert_eq!(
+        db.count("case_objections").await,
+        zhucan_store::MAX_OBJECTIONS_PER_CLIENT + 1
+    );
+    assert_audit_intact(&db).await;
 }

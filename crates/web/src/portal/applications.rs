@@ -14,11 +14,11 @@ use zhucan_core::{Lang, today_shanghai};
 use zhucan_services::{Answer, AnswerKind, Question, ServiceVersion, State, Step};
 use zhucan_store::{CaseEvent, CaseRecord, CaseSummary, Channel, NewCase};
 
-use crate::AppState;
 use crate::ctx::Ctx;
 use crate::error::{AppError, AppResult};
 use crate::forms::FormErrors;
 use crate::render::{Layout, local_time, page};
+use crate::{AppState, ItemVersion};
 
 pub(crate) fn z(lang: Lang, zh: &str, en: &str) -> String {
     if lang == Lang::Zh { zh } else { en }.to_owned()
@@ -130,7 +130,7 @@ pub(crate) async fn editable_case(
 }
 
 /// The item version a case was filed under.
-pub(crate) fn case_service(state: &AppState, c: &CaseSummary) -> AppResult<ServiceVersion> {
+pub(crate) fn case_service(state: &AppState, c: &CaseSummary) -> AppResult<ItemVersion> {
     state
         .service_version(&c.service_code, c.service_version)
         .ok_or_else(|| {

@@ -177,7 +177,7 @@ async fn next_page(state: &AppState, ctx: &Ctx, c: &CaseRecord) -> AppResult<Str
     }) {
         return Ok(format!("/me/cases/{}/questions/{}", c.id, n + 1));
     }
-    let (rows, _) = material_rows(s, &c.documents, ctx.lang);
+    let (rows, _) = material_rows(s, c, ctx.lang);
     let mut missing = FormErrors::default();
     missing_materials(&rows, ctx.lang, &mut missing);
     Ok(if missing.is_empty() {
@@ -437,7 +437,7 @@ async fn check_page(
             q: QuestionView::new(q, lang, value, error),
         });
     }
-    let (mut materials, _) = material_rows(s, &c.documents, lang);
+    let (mut materials, _) = material_rows(s, &c, lang);
     missing_materials(&materials, lang, &mut problems);
     for row in &mut materials {
         row.error = problems.get(&format!("material-{}", row.index)).cloned();
@@ -519,7 +519,7 @@ pub async fn submit(
         .questions()
         .parse_answers(&raw_answers(&c.answers))
         .is_ok();
-    let (rows, _) = material_rows(s, &c.documents, lang);
+    let (rows, _) = material_rows(s, &c, lang);
     let mut missing = FormErrors::default();
     missing_materials(&rows, lang, &mut missing);
     let confirm = form.confirm.as_deref() == Some("yes");

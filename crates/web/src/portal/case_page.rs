@@ -12,7 +12,7 @@ use zhucan_core::Lang;
 use zhucan_services::{Action, State, Step};
 use zhucan_store::{CaseEvent, CaseRecord, DbError, Rating};
 
-use super::applications::{TimelineItem, case_service, chain_of, own_case, step_name, timeline, z};
+use super::applications::{TimelineItem, case_service, own_case, step_name, timeline, z};
 use super::materials::{FileRow, MaterialRow, material_rows};
 use crate::AppState;
 use crate::ctx::Ctx;
@@ -228,8 +228,9 @@ async fn case_page(
 ) -> AppResult<Response> {
     let lang = ctx.lang;
     let scope = ctx.scope();
-    let chain = chain_of(state, &c);
-    let (materials, other) = material_rows(&case_service(state, &c)?, &c.documents, lang);
+    let item = case_service(state, &c)?;
+    let chain = item.chain();
+    let (materials, other) = material_rows(&item, &c, lang);
     let finished = matches!(c.state, State::Fulfilled | State::Closed | State::Rejected);
     let rating = if finished {
         state.store.rating(&scope, &c.id).await?
@@ -256,11 +257,11 @@ async fn case_page(
         } else {
             Layout::new(ctx, &format!("错误：{zh}"), &format!("Error: {en}"))
         },
-        item: state.service_name(&c.service_code, c.service_version, lang),
+        item: item.name(lang).to_owned(),
         state: c.state.label(lang).to_owned(),
         office: step_name(c.step_code.as_deref(), lang),
-        steps: step_rows(&c, &chain, lang),
-        timeline: timeline(&c, &chain, lang),
+        steps: step_rows(&c, chain, lang),
+        timeline: timeline(&c, chain, lang),
         missing: matches!(c.state, State::Returned { .. })
             .then(|| last_comment(&c.events, &["return"]))
             .flatten(),

@@ -5,6 +5,7 @@
 //! front of the file's name (`身份证：scan.png`): staff see it in the file list as well.
 
 use askama::Template;
+use axum::Form;
 use axum::extract::{Multipart, Path, State as AxState};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use axum::http::{HeaderValue, StatusCode};
@@ -51,14 +52,17 @@ pub struct FileRow {
     pub id: String,
     pub name: String,
     pub size: String,
+    /// The applicant may still remove it (see `CaseRecord::may_remove`).
+    pub removable: bool,
 }
 
 impl FileRow {
-    fn new(doc: &DocumentMeta, name: &str) -> FileRow {
+    fn new(c: &CaseRecord, doc: &DocumentMeta, name: &str) -> FileRow {
         FileRow {
             id: doc.id.clone(),
             name: name.to_owned(),
             size: size_text(doc.size),
+            removable: c.may_remove(doc),
         }
     }
 }
@@ -76,9 +80,10 @@ pub struct MaterialRow {
 /// elsewhere, or for a material the item no longer lists).
 pub(crate) fn material_rows(
     s: &ServiceVersion,
-    docs: &[DocumentMeta],
+    c: &CaseRecord,
     lang: Lang,
 ) -> (Vec<MaterialRow>, Vec<FileRow>) {
+    let docs = &c.documents;
     let rows = s
         .materials()
         .iter()
@@ -89,7 +94,7 @@ pub(crate) fn material_rows(
             required: m.required,
             files: docs
                 .iter()
-                .filter_map(|d| file_of(m, d).map(|name| FileRow::new(d, name)))
+                .filter_map(|d| file_of(m, d).map(|name| FileRow::new(c, d, name)))
                 .collect(),
             error: None,
         })
@@ -97,7 +102,7 @@ pub(crate) fn material_rows(
     let other = docs
         .iter()
         .filter(|d| s.materials().iter().all(|m| file_of(m, d).is_none()))
-        .map(|d| FileRow::new(d, &d.name))
+        .map(|d| FileRow::new(c, d, &d.name))
         .collect();
     (rows, other)
 }
@@ -126,6 +131,7 @@ struct MaterialsPage {
     other: Vec<FileRow>,
     errors: FormErrors,
     uploaded: usize,
+    removed: Option<String>,
 }
 
 async fn materials_page(
@@ -133,10 +139,10 @@ async fn materials_page(
     ctx: &Ctx,
     c: CaseRecord,
     errors: FormErrors,
-    uploaded: usize,
+    (uploaded, removed): (usize, Option<String>),
 ) -> AppResult<Response> {
     let s = &case_service(state, &c)?;
-    let (mut rows, other) = material_rows(s, &c.documents, ctx.lang);
+    let (mut rows, other) = material_rows(s, &c, ctx.lang);
     for row in &mut rows {
         row.error = errors.get(&format!("material-{}", row.index)).cloned();
     }
@@ -154,6 +160,7 @@ async fn materials_page(
         other,
         errors,
         uploaded,
+        removed,
     })?;
     if failed {
         *resp.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
@@ -164,6 +171,8 @@ async fn materials_page(
 #[derive(serde::Deserialize)]
 pub struct UploadedQuery {
     uploaded: Option<usize>,
+    /// The name of a file just removed.
+    removed: Option<String>,
 }
 
 /// `GET /me/cases/{id}/materials`
@@ -180,7 +189,7 @@ pub async fn form(
                 &ctx,
                 c,
                 FormErrors::default(),
-                q.uploaded.unwrap_or(0),
+                (q.uploaded.unwrap_or(0), q.removed),
             )
             .await
         }
@@ -294,7 +303,7 @@ pub async fn upload(
         }
     }
     if !errors.is_empty() {
-        return materials_page(&state, &ctx, c, errors, 0).await;
+        return materials_page(&state, &ctx, c, errors, (0, None)).await;
     }
     let (actor, scope) = (ctx.actor(), ctx.scope());
     for u in &uploads {
@@ -308,6 +317,34 @@ pub async fn upload(
     Ok(Redirect::to(&format!(
         "/me/cases/{id}/materials?uploaded={}",
         uploads.len()
+    ))
+    .into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub struct RemoveForm {
+    csrf: String,
+}
+
+/// `POST /me/cases/{id}/documents/{doc}/remove`: takes back a file uploaded by mistake, while
+/// the applicant may (a draft's files, or those uploaded since the case was returned).
+pub async fn remove(
+    AxState(state): AxState<AppState>,
+    ctx: Ctx,
+    Path((id, doc)): Path<(String, String)>,
+    Form(form): Form<RemoveForm>,
+) -> AppResult<Response> {
+    ctx.check_csrf(&form.csrf)?;
+    if let Err(redirect) = editable_case(&state, &ctx, &id).await? {
+        return Ok(redirect);
+    }
+    let meta = state
+        .store
+        .remove_document(&ctx.actor(), &ctx.scope(), &id, &doc)
+        .await?;
+    Ok(Redirect::to(&format!(
+        "/me/cases/{id}/materials?removed={}",
+        url_encode(&meta.name)
     ))
     .into_response())
 }

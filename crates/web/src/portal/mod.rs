@@ -48,6 +48,10 @@ pub fn routes() -> Router<AppState> {
             get(materials::form).post(materials::upload),
         )
         .route("/me/cases/{id}/documents/{doc}", get(materials::download))
+        .route(
+            "/me/cases/{id}/documents/{doc}/remove",
+            post(materials::remove),
+        )
         .route("/me/cases/{id}/check", get(apply::check))
         .route("/me/cases/{id}/submit", post(apply::submit))
         .route("/me/cases/{id}/confirmation", get(apply::confirmation))

@@ -115,7 +115,7 @@ pub async fn object(
     if f.body.trim().is_empty() {
         errors.add("body", t.z("请写明异议内容", "Say what you object to"));
     }
-    let mut done = false;
+    let (mut done, mut limited) = (false, false);
     if errors.is_empty() {
         let actor = Actor {
             id: "public".into(),
@@ -131,10 +131,16 @@ pub async fn object(
             Err(DbError::Invalid { field, zh, en }) => {
                 errors.add(field, t.z(&zh, &en).to_owned());
             }
+            Err(DbError::RateLimited { zh, en }) => {
+                errors.add("body", t.z(&zh, &en).to_owned());
+                limited = true;
+            }
             Err(e) => return Err(e.into()),
         }
     }
-    let status = if errors.is_empty() {
+    let status = if limited {
+        StatusCode::TOO_MANY_REQUESTS
+    } else if errors.is_empty() {
         StatusCode::OK
     } else {
         StatusCode::UNPROCESSABLE_ENTITY

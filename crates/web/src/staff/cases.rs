@@ -15,12 +15,12 @@ use zhucan_services::{
 };
 use zhucan_store::{CaseRecord, CaseSummary, DbError, Objection, Page, Task};
 
-use crate::AppState;
 use crate::ctx::Ctx;
 use crate::error::{AppError, AppResult};
 use crate::forms::FormErrors;
 use crate::i18n::Tr;
 use crate::render::{Layout, local_time, page, url_encode};
+use crate::{AppState, ItemVersion};
 
 const PER_PAGE: i64 = 25;
 
@@ -553,7 +553,7 @@ pub async fn decide(
 }
 
 /// The case's service and what approving it must state, when it waits at its last step.
-fn final_needs(state: &AppState, c: &CaseRecord) -> Option<(Needs, ServiceVersion)> {
+fn final_needs(state: &AppState, c: &CaseRecord) -> Option<(Needs, ItemVersion)> {
     let service = state.service_version(&c.service_code, c.service_version)?;
     let last = service.chain().len().checked_sub(1)?;
     (c.state.step() == Some(last)).then(|| (Outcome::of(&service).needs(&service), service))

@@ -291,6 +291,37 @@ async fn a_guardian_applies_for_a_ward_page_by_page() {
         1,
         "only the PNG is kept"
     );
+    // A file uploaded by mistake is taken back with its own button (and form).
+    let wrong = upload(&mut client, &materials, &csrf, &[("m1", "错的.pdf", PDF)]).await;
+    assert_eq!(wrong.status, StatusCode::SEE_OTHER, "{}", wrong.body);
+    let doc = app.store.case(&Scope::All, id).await.unwrap().documents;
+    let doc = doc.iter().find(|d| d.name.ends_with("错的.pdf")).unwrap();
+    let page = client.get(&materials).await;
+    assert!(
+        page.body
+            .contains(&format!("<form id=\"remove-{}\"", doc.id))
+    );
+    assert!(page.body.contains(&format!(
+        "form=\"remove-{}\" class=\"link-button\">删除<span class=\"visually-hidden\"> 错的.pdf</span>",
+        doc.id
+    )));
+    let action = format!("{case}/documents/{}/remove", doc.id);
+    let forged = client.post_form(&action, &[("csrf", "forged")]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let removed = client.post_form(&action, &[("csrf", &csrf)]).await;
+    assert_eq!(removed.status, StatusCode::SEE_OTHER, "{}", removed.body);
+    let page = client.get(removed.location().unwrap()).await;
+    assert!(page.body.contains("已删除文件："), "{}", page.body);
+    assert!(!page.body.contains("错的.pdf（"));
+    assert_eq!(
+        app.store
+            .case(&Scope::All, id)
+            .await
+            .unwrap()
+            .documents
+            .len(),
+        1
+    );
 
     // Check your answers: the missing materials block it, each named.
     let check = client.get(&format!("{case}/check")).await;
