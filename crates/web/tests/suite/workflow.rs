@@ -150,6 +150,29 @@ async fn the_final_approval_states_the_amount_and_the_notice_takes_objections() 
             .len(),
         1
     );
+    // Objections are anonymous, so one client has a budget of them an hour.
+    for n in 2..=zhucan_store::MAX_OBJECTIONS_PER_CLIENT {
+        let body = format!("补充说明 {n}");
+        let again = public
+            .post_form(
+                &form_path,
+                &[("csrf", &csrf), ("raised_by", "王五"), ("body", &body)],
+            )
+            .await;
+        assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    }
+    let flood = public
+        .post_form(
+            &form_path,
+            &[("csrf", &csrf), ("raised_by", "王五"), ("body", "再说一次")],
+        )
+        .await;
+    assert_eq!(flood.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        flood.error_summary()[0].contains("一小时内最多可提出 5 条异议"),
+        "{:?}",
+        flood.error_summary()
+    );
     // A case not in notice takes no objection.
     assert_eq!(
         public.get("/notice/nonexistent/objection").await.status,
