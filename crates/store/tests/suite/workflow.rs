@@ -84,6 +84,23 @@ async fn submitted(db: &TestDb, code: &str, person_id: &str) -> CaseRecord {
         .unwrap()
 }
 
+/// The case returned for correction by a street reviewer, `missing` named.
+async fn returned_for(db: &TestDb, case: &CaseRecord, missing: &str) -> CaseRecord {
+    db.store
+        .act_on_case(
+            &staff("s", "street_reviewer"),
+            &Scope::All,
+            &case.id,
+            case.version,
+            Action::Decide(Decision::ReturnForCorrection {
+                missing: vec![missing.into()],
+            }),
+            None,
+        )
+        .await
+        .unwrap()
+}
+
 /// Approves at every step but the last.
 async fn approve_to_last_step(db: &TestDb, mut case: CaseRecord, steps: usize) -> CaseRecord {
     for _ in 1..steps {
@@ -816,20 +833,7 @@ async fn materials_are_kept_with_their_digest_and_views_are_audited(db: TestDb) 
 async fn the_applicant_is_told_at_each_step(db: TestDb) {
     let pid = add_person(&db, person(1, "张伟", COMMUNITY_A1)).await;
     let case = submitted(&db, "wheelchair-fuel", &pid).await;
-    let returned = db
-        .store
-        .act_on_case(
-            &staff("s", "street_reviewer"),
-            &Scope::All,
-            &case.id,
-            case.version,
-            Action::Decide(Decision::ReturnForCorrection {
-                missing: vec!["机动轮椅车行驶证".into()],
-            }),
-            None,
-        )
-        .await
-        .unwrap();
+    let returned = returned_for(&db, &case, "机动轮椅车行驶证").await;
     let (actor, scope) = resident(&pid);
     let resubmitted = db
         .store
@@ -936,20 +940,7 @@ async fn a_material_is_taken_back_only_before_reviewers_have_seen_it(db: TestDb)
             .remove_document(&actor, &scope, &case.id, &seen.id)
             .await
     ));
-    let returned = db
-        .store
-        .act_on_case(
-            &staff("r", "street_reviewer"),
-            &Scope::All,
-            &case.id,
-            case.version,
-            Action::Decide(Decision::ReturnForCorrection {
-                missing: vec!["户口簿".into()],
-            }),
-            None,
-        )
-        .await
-        .unwrap();
+    let returned = returned_for(&db, &case, "户口簿").await;
     assert!(!returned.may_remove(&returned.documents[0]));
     assert!(refused(
         db.store

@@ -281,20 +281,12 @@ async fn a_guardian_applies_for_a_ward_page_by_page() {
     .await;
     assert_eq!(mixed.status, StatusCode::UNPROCESSABLE_ENTITY);
     let id = case.trim_start_matches("/me/cases/");
-    assert_eq!(
-        app.store
-            .case(&Scope::All, id)
-            .await
-            .unwrap()
-            .documents
-            .len(),
-        1,
-        "only the PNG is kept"
-    );
+    let documents = || async { app.store.case(&Scope::All, id).await.unwrap().documents };
+    assert_eq!(documents().await.len(), 1, "only the PNG is kept");
     // A file uploaded by mistake is taken back with its own button (and form).
     let wrong = upload(&mut client, &materials, &csrf, &[("m1", "错的.pdf", PDF)]).await;
     assert_eq!(wrong.status, StatusCode::SEE_OTHER, "{}", wrong.body);
-    let doc = app.store.case(&Scope::All, id).await.unwrap().documents;
+    let doc = documents().await;
     let doc = doc.iter().find(|d| d.name.ends_with("错的.pdf")).unwrap();
     let page = client.get(&materials).await;
     assert!(
@@ -313,15 +305,7 @@ async fn a_guardian_applies_for_a_ward_page_by_page() {
     let page = client.get(removed.location().unwrap()).await;
     assert!(page.body.contains("已删除文件："), "{}", page.body);
     assert!(!page.body.contains("错的.pdf（"));
-    assert_eq!(
-        app.store
-            .case(&Scope::All, id)
-            .await
-            .unwrap()
-            .documents
-            .len(),
-        1
-    );
+    assert_eq!(documents().await.len(), 1);
 
     // Check your answers: the missing materials block it, each named.
     let check = client.get(&format!("{case}/check")).await;
