@@ -34,8 +34,8 @@ async function residentSignIn(page) {
   assert.equal(path(page), '/me');
 }
 
-/** Applies for `code` page by page; returns the case's path and number. */
-async function apply(code) {
+/** Starts an application for `code` and answers its questions, up to the materials page. */
+async function startApplication(code) {
   const page = await as('resident');
   await page.goto(`${app.url}/services/${code}/apply`);
   if (await page.locator('main input[type=radio][name=person]').count()) {
@@ -53,6 +53,12 @@ async function apply(code) {
     await enterAndWait(page);
   }
   assert.match(path(page), /\/materials$/);
+  return page;
+}
+
+/** Applies for `code` page by page; returns the case's path and number. */
+async function apply(code) {
+  const page = await startApplication(code);
   await uploadAll(page);
   await tabTo(page, 'main a.button', { text: '继续' });
   await enterAndWait(page);
@@ -116,6 +122,26 @@ async function residentSees(casePath) {
 }
 
 before(async () => { await as('resident'); }, { timeout: 120000 });
+
+test('a file uploaded by mistake is removed with the keyboard', async () => {
+  const page = await startApplication('home-accessibility');
+  await page.locator('main input[type=file]').first()
+    .setInputFiles({ name: 'wrong-file.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.7\n') });
+  await focusTop(page);
+  await tabTo(page, 'main button[type=submit]', { text: '上传所选文件' });
+  await enterAndWait(page);
+  assert.match(await page.locator('main').innerText(), /wrong-file\.pdf/);
+  await axe(page, 'materials with a file that can be removed');
+  await focusTop(page);
+  // The button's accessible name says which file it removes.
+  await tabTo(page, 'main button[form^="remove-"]', { text: '删除' });
+  assert.match(await page.evaluate(() => document.activeElement.textContent), /删除\s*wrong-file\.pdf/);
+  await enterAndWait(page);
+  const main = await page.locator('main').innerText();
+  assert.match(main, /已删除文件：.*wrong-file\.pdf/);
+  assert.equal(await page.locator('main button[form^="remove-"]').count(), 0);
+  await axe(page, 'materials after a removal');
+});
 
 test('[district] certificate replacement: approved and closed', async () => {
   const c = await apply('cert-replace');

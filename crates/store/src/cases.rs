@@ -275,10 +275,10 @@ const CASE_SELECT: &str = concat!(
     " FROM cases c JOIN persons p ON p.id = c.person_id WHERE "
 );
 
-/// A case with its events and its materials in one round trip, the lists as JSON arrays (one
-/// value per case instead of a row per event: the case page is the page residents load most,
-/// and the SQLite driver pays a thread hand-off per row). `{events}` and `{documents}` are the
-/// backend's aggregates.
+/// A case with its events and its materials in one statement and one row, the lists as JSON
+/// arrays built by each backend's aggregate functions (the one query text that differs per
+/// backend): the case page is the page residents load most, and each statement and each row
+/// costs a hand-off or a round trip.
 fn case_with_lists(backend: Backend) -> &'static str {
     macro_rules! with_lists {
         ($events:literal, $documents:literal) => {
