@@ -17,6 +17,7 @@ backend_tests!(
     illegal_moves_are_refused_and_change_nothing,
     queue_orders_by_deadline_inside_the_scope,
     a_returned_case_stops_the_clock_until_resubmitted,
+    reads_during_moves_see_each_case_whole,
 );
 
 fn service(catalog: &Catalog, code: &str) -> ServiceVersion {
@@ -671,4 +672,55 @@ async fn a_returned_case_stops_the_clock_until_resubmitted(db: TestDb) {
     assert!(again >= due, "{again} < {due}");
     assert_eq!(back.events.len(), 4);
     assert_eq!(case_audits(&db, &case.id).await, 4);
+}
+
+/// The case page's one read (the case row, its events, its materials) comes from one snapshot
+/// while the case keeps moving: never a row of one version with the events of another, and
+/// never refused (on SQLite it runs on its own connection beside the writer).
+async fn reads_during_moves_see_each_case_whole(db: TestDb) {
+    let pid = new_person(&db, 1, "张伟", COMMUNITY_A1).await;
+    let case = submitted(&db, "employment-subsidy", &pid).await;
+    let (actor, scope) = resident(&pid);
+    let reviewer = staff("r", "street_reviewer");
+    let moves = 10;
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let (store, scope, id) = (db.store.clone(), scope.clone(), case.id.clone());
+            tokio::spawn(async move {
+                let mut last = 0;
+                let mut reads = 0;
+                while last < 2 + 2 * moves {
+                    let c = store.case(&scope, &id).await.expect("read during moves");
+                    assert_eq!(c.events.len() as i64, c.version, "one snapshot: {c:?}");
+                    assert!(c.version >= last, "versions never go back");
+                    last = c.version;
+                    reads += 1;
+                    tokio::task::yield_now().await;
+                }
+                reads
+            })
+        })
+        .collect();
+    let mut version = case.version;
+    for _ in 0..moves {
+        let back = Action::Decide(Decision::ReturnForCorrection {
+            missing: vec!["劳动合同".into()],
+        });
+        version = db
+            .store
+            .act_on_case(&reviewer, &Scope::All, &case.id, version, back, None)
+            .await
+            .unwrap()
+            .version;
+        version = db
+            .store
+            .act_on_case(&actor, &scope, &case.id, version, Action::Resubmit, None)
+            .await
+            .unwrap()
+            .version;
+    }
+    assert_eq!(version, 2 + 2 * moves);
+    for reader in readers {
+        assert!(reader.await.unwrap() > 0);
+    }
 }
