@@ -147,6 +147,20 @@ fn actions(case: &CaseRecord) -> Vec<&str> {
     case.events.iter().map(|e| e.action.as_str()).collect()
 }
 
+/// 张伟, on 低保 (so the living subsidy's rule holds).
+async fn dibao_person(db: &TestDb) -> String {
+    let mut input = person(1, "张伟", COMMUNITY_A1);
+    input.household_status = HouseholdStatus::Dibao;
+    add_person(db, input).await
+}
+
+/// A living-subsidy case approved at every step, now in its public notice.
+async fn living_subsidy_in_notice(db: &TestDb, pid: &str) -> CaseRecord {
+    let case = submitted(db, "living-subsidy", pid).await;
+    let case = approve_to_last_step(db, case, 3).await;
+    final_approval(db, &case, &Award::default()).await
+}
+
 async fn assert_audit_intact(db: &TestDb) {
     assert!(matches!(
         db.store.verify_audit().await.unwrap(),
@@ -155,12 +169,8 @@ async fn assert_audit_intact(db: &TestDb) {
 }
 
 async fn an_approved_subsidy_after_its_notice_becomes_an_entitlement_and_closes(db: TestDb) {
-    let mut input = person(1, "张伟", COMMUNITY_A1);
-    input.household_status = HouseholdStatus::Dibao;
-    let pid = add_person(&db, input).await;
-    let case = submitted(&db, "living-subsidy", &pid).await;
-    let case = approve_to_last_step(&db, case, 3).await;
-    let case = final_approval(&db, &case, &Award::default()).await;
+    let pid = dibao_person(&db).await;
+    let case = living_subsidy_in_notice(&db, &pid).await;
     assert_eq!(case.state, State::Notice);
     assert_eq!(
         case.award.as_ref().and_then(|a| a.amount),
@@ -510,15 +520,11 @@ async fn a_claimed_case_is_decided_only_by_its_claimant(db: TestDb) {
 }
 
 async fn an_open_objection_holds_the_notice_and_an_upheld_one_rejects(db: TestDb) {
-    let mut input = person(1, "张伟", COMMUNITY_A1);
-    input.household_status = HouseholdStatus::Dibao;
-    let pid = add_person(&db, input).await;
+    let pid = dibao_person(&db).await;
     let public = Actor::system("public");
     let mut cases = Vec::new();
     for _ in 0..2 {
-        let case = submitted(&db, "living-subsidy", &pid).await;
-        let case = approve_to_last_step(&db, case, 3).await;
-        cases.push(final_approval(&db, &case, &Award::default()).await);
+        cases.push(living_subsidy_in_notice(&db, &pid).await);
     }
     let notices = db.store.public_notices().await.unwrap();
     assert_eq!(notices.len(), 2);
@@ -976,12 +982,8 @@ async fn a_material_is_taken_back_only_before_reviewers_have_seen_it(db: TestDb)
 }
 
 async fn one_client_sends_a_limited_number_of_objections_an_hour(db: TestDb) {
-    let mut input = person(1, "张伟", COMMUNITY_A1);
-    input.household_status = HouseholdStatus::Dibao;
-    let pid = add_person(&db, input).await;
-    let case = submitted(&db, "living-subsidy", &pid).await;
-    let case = approve_to_last_step(&db, case, 3).await;
-    let case = final_approval(&db, &case, &Award::default()).await;
+    let pid = dibao_person(&db).await;
+    let case = living_subsidy_in_notice(&db, &pid).await;
     let from = |client: &str| Actor {
         id: "public".into(),
         role: "public".into(),
