@@ -592,9 +592,14 @@ impl Catalog {
 
     /// The version a case was filed under.
     pub fn version(&self, code: &ServiceCode, version: u32) -> Option<&ServiceVersion> {
+        self.index_of(code, version).map(|i| &self.versions[i])
+    }
+
+    /// Where version `(code, version)` stands in [`Catalog::versions`].
+    pub fn index_of(&self, code: &ServiceCode, version: u32) -> Option<usize> {
         self.versions
             .iter()
-            .find(|v| &v.code == code && v.version == version)
+            .position(|v| &v.code == code && v.version == version)
     }
 
     /// The version of `code` in effect on `day`: the latest one in effect by then.

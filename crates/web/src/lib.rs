@@ -112,23 +112,14 @@ impl AppState {
 
     /// The version a case or task was filed under.
     pub fn service_version(&self, code: &str, version: i64) -> Option<ItemVersion> {
-        let (code, version) = (code.parse().ok()?, u32::try_from(version).ok()?);
         let catalog = self.catalog();
-        let index = catalog
-            .versions()
-            .iter()
-            .position(|v| v.code() == &code && v.version() == version)?;
+        let index = catalog.index_of(&code.parse().ok()?, u32::try_from(version).ok()?)?;
         Some(ItemVersion { catalog, index })
     }
 
     /// The name of the version `(code, version)` in `lang`, or the code when it is unknown.
     pub fn service_name(&self, code: &str, version: i64, lang: zhucan_core::Lang) -> String {
-        // Borrowed from the catalog: a list page asks once a row.
-        let catalog = self.catalog();
-        code.parse()
-            .ok()
-            .zip(u32::try_from(version).ok())
-            .and_then(|(c, v)| catalog.version(&c, v))
+        self.service_version(code, version)
             .map_or_else(|| code.to_owned(), |s| s.name(lang).to_owned())
     }
 
