@@ -16,7 +16,7 @@ use clap::{Args, Parser, Subcommand};
 use zhucan_core::{DivisionCode, Lang, Phone, Role, Username, check_password_strength};
 use zhucan_crypto::{EnvKey, FieldCrypto, KeyFile, KeyProvider};
 use zhucan_jobs::{ImportOptions, ImportSource};
-use zhucan_store::{Actor, AuditVerification, NewAccount, Scope, Store};
+use zhucan_store::{Actor, AuditVerification, DbError, HeadFile, NewAccount, Scope, Store};
 use zhucan_web::{AppState, GatewayUrl, WebConfig};
 
 #[derive(Parser)]
@@ -42,13 +42,63 @@ struct Db {
         default_value = "sqlite://zhucan-data/zhucan.db"
     )]
     database: String,
-    /// File with the 32-byte master key (hex); created on first use. ZHUCAN_MASTER_KEY overrides it.
-    #[arg(
-        long,
-        env = "ZHUCAN_KEY_FILE",
-        default_value = "zhucan-data/zhucan.key"
-    )]
-    key_file: PathBuf,
+    /// File with the 32-byte master key (hex). Default for SQLite: `zhucan.key` beside the
+    /// database file; PostgreSQL needs this or ZHUCAN_MASTER_KEY, which overrides it. A key is
+    /// created only together with a new database.
+    #[arg(long, env = "ZHUCAN_KEY_FILE")]
+    key_file: Option<PathBuf>,
+    /// Where the audit chain's head is copied, outside the database (default: `audit-head`
+    /// beside a SQLite database file; for `serve`, in the data folder).
+    #[arg(long, env = "ZHUCAN_AUDIT_HEAD")]
+    audit_head: Option<PathBuf>,
+}
+
+/// Where a command takes the master key from.
+enum KeySource {
+    Env(EnvKey),
+    File(PathBuf),
+}
+
+impl std::fmt::Display for KeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeySource::Env(env) => write!(f, "the environment variable {}", env.var()),
+            KeySource::File(path) => write!(f, "the key file {}", absolute(path).display()),
+        }
+    }
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}
+
+impl Db {
+    fn audit_head(&self) -> Option<HeadFile> {
+        self.audit_head
+            .clone()
+            .or_else(|| {
+                zhucan_store::sqlite_file(&self.database).map(|f| f.with_file_name("audit-head"))
+            })
+            .map(HeadFile::new)
+    }
+
+    fn key_source(&self) -> anyhow::Result<KeySource> {
+        let env = EnvKey::default();
+        if std::env::var_os(env.var()).is_some() {
+            return Ok(KeySource::Env(env));
+        }
+        if let Some(file) = &self.key_file {
+            return Ok(KeySource::File(file.clone()));
+        }
+        match zhucan_store::sqlite_file(&self.database) {
+            Some(db_file) => Ok(KeySource::File(db_file.with_file_name("zhucan.key"))),
+            None => bail!(
+                "no master key for {}: give the key its data is encrypted under with \
+                 --key-file FILE (or ZHUCAN_KEY_FILE) or ZHUCAN_MASTER_KEY",
+                self.database
+            ),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -216,29 +266,108 @@ fn init_logging(json: bool) {
     }
 }
 
-/// The key from ZHUCAN_MASTER_KEY if set, else from the key file (created when absent).
-fn field_crypto(key_file: &Path) -> anyhow::Result<FieldCrypto> {
-    let env = EnvKey::default();
-    let key = if std::env::var_os(env.var()).is_some() {
-        env.master_key()?
-    } else {
-        KeyFile::new(key_file).load_or_create()?
-    };
-    Ok(FieldCrypto::new(&key))
-}
-
+/// The master key, made only for a new database (and then only as a file); then the store,
+/// which refuses to go on under a key that is not the database's own.
 async fn open(db: &Db) -> anyhow::Result<Store> {
-    if let Some(path) = db.database.strip_prefix("sqlite://")
-        && let Some(dir) = Path::new(path.split('?').next().unwrap_or(path))
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
+    if let Some(dir) = zhucan_store::sqlite_file(&db.database)
+        .as_deref()
+        .and_then(Path::parent)
+        .filter(|d| !d.as_os_str().is_empty())
     {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        private_dir(dir)?;
     }
-    let store = Store::connect(&db.database, field_crypto(&db.key_file)?)
+    let source = db.key_source()?;
+    let key = match &source {
+        KeySource::Env(env) => env.master_key()?,
+        KeySource::File(path) => match KeyFile::new(path).load()? {
+            Some(key) => key,
+            None if Store::is_new_database(&db.database).await? => {
+                KeyFile::new(path).load_or_create()?
+            }
+            None => bail!(
+                "no master key at {}: {} already holds data, encrypted under its own key, and a \
+                 new key is made only for a new database. Give that key with --key-file FILE or \
+                 ZHUCAN_MASTER_KEY (for SQLite it is normally zhucan.key beside the database file)",
+                absolute(path).display(),
+                db.database
+            ),
+        },
+    };
+    let store = Store::connect(&db.database, FieldCrypto::new(&key))
         .await
         .with_context(|| format!("connecting to {}", db.database))?;
+    match store.check_key().await {
+        Err(DbError::WrongKey) => bail!(
+            "the master key from {source} is not the key of {}: its data is encrypted under \
+             another key, so nothing was read or written. Give the database's own key \
+             (--key-file FILE or ZHUCAN_MASTER_KEY; for SQLite, zhucan.key beside the database file)",
+            db.database
+        ),
+        other => other.with_context(|| format!("checking the master key of {}", db.database))?,
+    }
     Ok(store)
+}
+
+/// The chain, and that it reaches the copy of its head kept outside the database.
+async fn verify_audit(db: &Db) -> anyhow::Result<AuditVerification> {
+    let store = open(db).await?;
+    let Some(file) = db.audit_head() else {
+        println!(
+            "no copy of the chain's head is kept for this database (--audit-head FILE): \
+             deleting its newest records would not show"
+        );
+        return Ok(store.verify_audit().await?);
+    };
+    let copy = file
+        .read()
+        .with_context(|| format!("reading {}", file.path().display()))?;
+    Ok(match copy {
+        Some(copy) => {
+            println!(
+                "checked against the copy of the chain's head made at {} ({})",
+                copy.at,
+                file.path().display()
+            );
+            store.verify_audit_to(&copy).await?
+        }
+        None => {
+            println!(
+                "no copy of the chain's head at {} yet",
+                file.path().display()
+            );
+            store.verify_audit().await?
+        }
+    })
+}
+
+/// Copies the audit chain's head where the database keeps it, then closes the store.
+async fn close(db: &Db, store: Store) -> anyhow::Result<()> {
+    if let Some(file) = db.audit_head() {
+        store.checkpoint_audit(&file).await?;
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// The data folder is its owner's only (the process's umask keeps what is created in it so).
+fn private_dir(dir: &Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        builder.mode(0o700);
+        builder
+            .create(dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("making {} private", dir.display()))?;
+    }
+    #[cfg(not(unix))]
+    builder
+        .create(dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
+    Ok(())
 }
 
 /// Migrates and loads the district's division table (Longquanyi, with its communities), which
@@ -305,7 +434,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let started = std::time::Instant::now();
             let db = Db {
                 database: format!("sqlite://{}", data.join("zhucan.db").display()),
-                key_file: data.join("zhucan.key"),
+                key_file: None,
+                audit_head: None,
             };
             let store = open(&db).await?;
             prepare(&store).await?;
@@ -323,6 +453,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 secure_cookies: false,
                 trust_proxy: false,
                 sms_gateway,
+                audit_head: db.audit_head(),
             };
             serve(store, listen, config).await?;
         }
@@ -335,6 +466,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             sms_gateway,
         } => {
             let store = open(&db).await?;
+            let audit_head = db
+                .audit_head()
+                .unwrap_or_else(|| HeadFile::new(data.join("audit-head")));
             serve(
                 store,
                 listen,
@@ -344,6 +478,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     secure_cookies,
                     trust_proxy,
                     sms_gateway,
+                    audit_head: Some(audit_head),
                 },
             )
             .await?;
@@ -379,7 +514,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 report.as_deref(),
             )
             .await;
-            store.close().await;
+            close(&db, store).await?;
             let summary = summary?;
             for e in summary.errors.iter().take(20) {
                 eprintln!("row {}, {}: {:?}: {}", e.row, e.column, e.value, e.reason);
@@ -431,6 +566,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let n = zhucan_jobs::export_persons(&store, &actor, &scope, &out, unmasked, Lang::Zh)
                 .await?;
+            close(&db, store).await?;
             println!("exported: {n} to {}", out.display());
         }
         Command::Gen {
@@ -451,7 +587,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = open(&db).await?;
             prepare(&store).await?;
             let made = zhucan_jobs::generate_cases(&store, count, seed, phone.as_ref(), true).await;
-            store.close().await;
+            close(&db, store).await?;
             println!("{}", made?);
         }
         Command::User {
@@ -482,6 +618,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     },
                 )
                 .await?;
+            close(&db, store).await?;
             println!(
                 "created {} ({}) for {}",
                 account.username,
@@ -504,7 +641,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Audit {
             what: AuditWhat::Verify { db },
-        } => match open(&db).await?.verify_audit().await? {
+        } => match verify_audit(&db).await? {
             AuditVerification::Intact { records } => {
                 println!("audit log intact: {records} records")
             }
@@ -518,6 +655,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
+    // Everything the process creates (the database and its journal files, the key, reports,
+    // temporary files) is its owner's only: sensitive personal information.
+    #[cfg(unix)]
+    // SAFETY: umask only sets the process's file-creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
     let cli = Cli::parse();
     init_logging(cli.log_json);
     let runtime = tokio::runtime::Builder::new_multi_thread()

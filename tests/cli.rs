@@ -44,9 +44,14 @@ impl Workdir {
 
     /// Runs `zhucan ARGS… [--database … --key-file …]` with a clean environment.
     fn run(&self, args: &[&str], with_db: bool, env: &[(&str, &str)]) -> Run {
+        self.run_in(self.dir.path(), args, with_db, env)
+    }
+
+    /// The same, from the folder `cwd`.
+    fn run_in(&self, cwd: &Path, args: &[&str], with_db: bool, env: &[(&str, &str)]) -> Run {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_zhucan"));
         cmd.args(args)
-            .current_dir(self.dir.path())
+            .current_dir(cwd)
             .stdin(Stdio::null())
             .env("RUST_LOG", "warn");
         if with_db {
@@ -385,7 +390,9 @@ impl PgDatabase {
             .duration_since(UNIX_EPOCH)
             .unwrap()
             .as_secs();
-        let name = format!("zhucan_test_{secs}_cli{}", std::process::id());
+        static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("zhucan_test_{secs}_cli{}_{n}", std::process::id());
         let mut admin = sqlx::PgConnection::connect(&admin_url)
             .await
             .unwrap_or_else(|e| panic!("TEST_DATABASE_URL={admin_url}: {e}"));
@@ -482,4 +489,176 @@ fn a_bad_sms_gateway_url_is_refused_before_serving() {
         run.code(2);
         assert!(run.stderr.contains("SMS gateway URL"), "{}", run.stderr);
     }
+}
+
+/// `gen persons` with a seed of its own, so that two files hold different people.
+fn generate_seeded(w: &Workdir, count: usize, seed: u64, file: &str) -> PathBuf {
+    let out = w.path(file);
+    let (count, seed) = (count.to_string(), seed.to_string());
+    w.run(
+        &[
+            "gen",
+            "persons",
+            "--count",
+            &count,
+            "--seed",
+            &seed,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        false,
+        &[],
+    )
+    .success();
+    out
+}
+
+/// How many persons `export persons` writes with the database's own key (from the key file
+/// beside a SQLite database, or `--key-file`).
+fn exported(w: &Workdir, db_args: &[&str]) -> usize {
+    let out = w.path("check-export.csv");
+    let mut args = vec!["export", "persons", "--out", out.to_str().unwrap()];
+    args.extend_from_slice(db_args);
+    w.run(&args, false, &[]).success();
+    first_column(&out).len()
+}
+
+#[test]
+fn a_command_from_another_folder_uses_the_key_beside_the_database() {
+    let a = Workdir::sqlite();
+    let first = generate_seeded(&a, 5, 1, "a.csv");
+    let db = ["--database", a.database.as_str()];
+    let import = |cwd: &Path, file: &Path| {
+        let mut args = vec!["import", "persons", file.to_str().unwrap()];
+        args.extend_from_slice(&db);
+        a.run_in(cwd, &args, false, &[])
+    };
+    import(a.dir.path(), &first).success();
+    assert!(
+        a.path("zhucan.key").exists(),
+        "the key is made beside the new database"
+    );
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    let second = generate_seeded(&a, 5, 2, "b.csv");
+    import(elsewhere.path(), &second).success();
+    assert_eq!(
+        std::fs::read_dir(elsewhere.path()).unwrap().count(),
+        0,
+        "no key (and no data folder) is made in the current folder"
+    );
+    assert_eq!(exported(&a, &db), 10, "the registry still exports whole");
+}
+
+#[test]
+fn a_wrong_key_is_refused_and_nothing_is_written() {
+    let w = Workdir::sqlite();
+    let file = generate_seeded(&w, 5, 1, "a.csv");
+    let db = ["--database", w.database.as_str()];
+    let mut args = vec!["import", "persons", file.to_str().unwrap()];
+    args.extend_from_slice(&db);
+    w.run(&args, false, &[]).success();
+
+    let other = generate_seeded(&w, 5, 2, "b.csv");
+    args[2] = other.to_str().unwrap();
+    let wrong = "00".repeat(32);
+    let run = w.run(&args, false, &[("ZHUCAN_MASTER_KEY", wrong.as_str())]);
+    run.code(1);
+    assert!(
+        run.stderr
+            .contains("the master key from the environment variable ZHUCAN_MASTER_KEY")
+            && run.stderr.contains("not the key of"),
+        "{}",
+        run.stderr
+    );
+
+    // A wrong key file, and a missing one for a database that holds data.
+    std::fs::write(w.path("wrong.key"), format!("{wrong}\n")).unwrap();
+    #[cfg(unix)]
+    std::fs::set_permissions(
+        w.path("wrong.key"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let wrong_file = w.path("wrong.key").display().to_string();
+    let missing_file = w.path("missing.key").display().to_string();
+    for (key_file, says) in [
+        (&wrong_file, "not the key of"),
+        (&missing_file, "no master key at"),
+    ] {
+        let mut with_file = args.clone();
+        with_file.extend_from_slice(&["--key-file", key_file]);
+        let run = w.run(&with_file, false, &[]);
+        run.code(1);
+        assert!(run.stderr.contains(says), "{}", run.stderr);
+    }
+    assert!(
+        !w.path("missing.key").exists(),
+        "no key is made for a database with data"
+    );
+    assert_eq!(exported(&w, &db), 5, "the registry still exports whole");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_needs_its_key() {
+    let Some(pg) = PgDatabase::create().await else {
+        return;
+    };
+    let w = Workdir::with_database(pg.url.clone());
+    let file = generate_seeded(&w, 5, 1, "a.csv");
+    let run = w.run(
+        &[
+            "import",
+            "persons",
+            file.to_str().unwrap(),
+            "--database",
+            &pg.url,
+        ],
+        false,
+        &[],
+    );
+    run.code(1);
+    assert!(
+        run.stderr.contains("no master key for") && run.stderr.contains("--key-file"),
+        "{}",
+        run.stderr
+    );
+    w.import(&file, &[]).success();
+    let key_file = w.path("k.key").display().to_string();
+    assert_eq!(
+        exported(&w, &["--database", &pg.url, "--key-file", &key_file]),
+        5
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_the_newest_audit_records_shows_in_verify() {
+    let w = Workdir::sqlite();
+    let file = generate_seeded(&w, 5, 1, "a.csv");
+    w.import(&file, &[]).success();
+    let head = std::fs::read_to_string(w.path("audit-head")).unwrap();
+    assert!(
+        head.starts_with("5 "),
+        "the import copied the chain's head: {head}"
+    );
+    assert_eq!(
+        w.run(&["audit", "verify"], true, &[]).success().last_line(),
+        "audit log intact: 5 records"
+    );
+
+    // Someone with write access to the database removes the trigger and the newest records.
+    let mut conn = sqlx::SqliteConnection::connect(&w.database).await.unwrap();
+    sqlx::raw_sql("DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq > 3")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let run = w.run(&["audit", "verify"], true, &[]);
+    run.code(1);
+    assert!(
+        run.last_line()
+            .starts_with("audit log broken at record 4: records 4 to 5 are missing"),
+        "{}",
+        run.stdout
+    );
 }

@@ -36,6 +36,9 @@ pub const BLIND_INDEX_LEN: usize = 32;
 const ENC_KEY_LABEL: &[u8] = b"zhucan/enc/v1";
 const INDEX_KEY_LABEL: &[u8] = b"zhucan/index/v1";
 const AUDIT_KEY_LABEL: &[u8] = b"zhucan/audit/v1";
+const CHECK_KEY_LABEL: &[u8] = b"zhucan/key-check/v1";
+/// What the key check value authenticates: a fixed text, so the value names the key only.
+const CHECK_MESSAGE: &[u8] = b"zhucan master key check";
 
 /// Field-level encryption and blind indexing for sensitive columns.
 ///
@@ -65,6 +68,8 @@ struct Inner {
     index_mac: HmacSm3,
     /// HMAC-SM3 keyed for the audit chain.
     audit_mac: HmacSm3,
+    /// See [`FieldCrypto::key_check`].
+    key_check: String,
 }
 
 impl FieldCrypto {
@@ -78,6 +83,12 @@ impl FieldCrypto {
             HmacSm3::new_from_slice(&index_key).expect("HMAC takes a key of any length");
         let audit_mac =
             HmacSm3::new_from_slice(&audit_key).expect("HMAC takes a key of any length");
+        let mut check_key = derive_subkey(key, CHECK_KEY_LABEL);
+        let mut check_mac =
+            HmacSm3::new_from_slice(&check_key).expect("HMAC takes a key of any length");
+        check_mac.update(CHECK_MESSAGE);
+        let key_check = crate::hex::encode(&check_mac.finalize().into_bytes());
+        check_key.zeroize();
         enc_key.zeroize();
         index_key.zeroize();
         audit_key.zeroize();
@@ -86,6 +97,7 @@ impl FieldCrypto {
                 aead,
                 index_mac,
                 audit_mac,
+                key_check,
             }),
         }
     }
@@ -171,6 +183,13 @@ impl FieldCrypto {
 }
 
 impl FieldCrypto {
+    /// The key check value: lowercase hex of HMAC-SM3 of a fixed text under a key derived from
+    /// the master key. A database stores it to recognise the key it belongs to; it cannot be
+    /// turned back into the key or any sub-key.
+    pub fn key_check(&self) -> &str {
+        &self.inner.key_check
+    }
+
     /// The next link of the audit chain: lowercase hex of HMAC-SM3(audit key, prev || 0x1e ||
     /// record). Keyed, so someone who can write to the database but lacks the master key cannot
     /// rewrite a record and recompute the links after it.
@@ -247,6 +266,18 @@ mod tests {
     fn fixed_key() -> MasterKey {
         MasterKey::from_hex("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f")
             .unwrap()
+    }
+
+    #[test]
+    fn key_check_names_the_key_and_not_its_bytes() {
+        let a = FieldCrypto::new(&fixed_key());
+        assert_eq!(a.key_check(), FieldCrypto::new(&fixed_key()).key_check());
+        assert_eq!(a.key_check().len(), 64);
+        assert_ne!(
+            a.key_check(),
+            FieldCrypto::new(&MasterKey::generate()).key_check()
+        );
+        assert!(!a.key_check().contains(&fixed_key().to_hex()[..16]));
     }
 
     /// GB/T 32907-2016 Appendix A, example 1: one SM4 block.

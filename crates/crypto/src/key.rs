@@ -166,7 +166,7 @@ impl KeyFile {
     }
 
     /// The key, or `None` when the file does not exist.
-    fn load(&self) -> Result<Option<MasterKey>, CryptoError> {
+    pub fn load(&self) -> Result<Option<MasterKey>, CryptoError> {
         let file = match File::open(&self.path) {
             Ok(file) => file,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),

@@ -6,12 +6,14 @@
 
 mod accounts;
 mod audit;
+mod audit_head;
 mod bulk;
 mod bulk_cases;
 mod cases;
 mod catalog;
 mod copy;
 mod divisions;
+mod key_check;
 mod outbox;
 mod outcomes;
 mod persons;
@@ -23,6 +25,7 @@ mod workflow;
 
 pub use accounts::{Account, NewAccount};
 pub use audit::{Actor, AuditRecord, AuditVerification};
+pub use audit_head::{AuditHead, HeadFile};
 pub use bulk::{BulkImport, BulkOutcome, EncodedRows, PersonRow, Rejection};
 pub use bulk_cases::{CasePerson, SyntheticCase, SyntheticEvent};
 pub use cases::{CaseEvent, CaseRecord, CaseSummary, Channel, NewCase, action_name};
@@ -34,7 +37,7 @@ pub use persons::{
     CertificateInput, CertificateRecord, ConsentRecord, GuardianInput, GuardianRecord, Page,
     PersonFilter, PersonInput, PersonRecord, PersonSummary, SearchTerm,
 };
-pub use sessions::{OneTimeCode, Session, SessionKind};
+pub use sessions::{AttemptId, AttemptLimit, AttemptLimits, OneTimeCode, Session, SessionKind};
 pub use workflow::{
     DocumentMeta, DueWork, MAX_OBJECTIONS_PER_CLIENT, NoticeEntry, Objection, Rating, Task,
 };
@@ -70,6 +73,12 @@ pub enum DbError {
     UnknownDivision(String),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    /// The copy of the audit chain's head outside the database could not be written.
+    #[error("writing the audit head to {0}: {1}")]
+    AuditHead(std::path::PathBuf, std::io::Error),
+    /// The master key given is not the one this database's data is encrypted under.
+    #[error("the master key is not this database's key")]
+    WrongKey,
     /// The case cannot move that way from where it is.
     #[error("{0}")]
     Transition(#[from] zhucan_services::TransitionError),
@@ -219,7 +228,7 @@ impl Store {
                 pool.close().await;
             }
         }
-        Ok(())
+        self.check_key().await
     }
 
     pub fn backend(&self) -> Backend {
@@ -241,13 +250,21 @@ impl Store {
 
     pub(crate) async fn write_tx(&self) -> Result<WriteTx<'_>> {
         let writer = self.writer.lock().await;
-        let mut tx = self.pool.begin().await?;
-        if self.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(AUDIT_LOCK)
-                .execute(&mut *tx)
-                .await?;
-        }
+        let tx = match self.backend {
+            // A deferred transaction that reads first and then writes fails at once with
+            // SQLITE_BUSY_SNAPSHOT (517) when another connection (a command, an autocommit write
+            // of this process) committed in between; the busy timeout does not help it. Taking
+            // the write lock at BEGIN makes SQLite wait for it instead.
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(AUDIT_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                tx
+            }
+        };
         Ok(WriteTx {
             tx,
             _writer: writer,
@@ -272,6 +289,15 @@ impl Store {
         .await?;
         Ok(())
     }
+}
+
+/// The file of a `sqlite://PATH[?…]` URL; `None` for PostgreSQL and in-memory databases.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let path = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = path.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.contains(":memory:")).then(|| path.into())
 }
 
 /// `sqlite://PATH` with the file created on first use.

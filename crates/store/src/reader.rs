@@ -56,12 +56,8 @@ impl Reader {
     /// A reader for the database file of `url` (`sqlite://PATH[?…]`); none for an in-memory
     /// database, which another connection cannot see.
     pub fn for_url(url: &str) -> Option<Reader> {
-        let path = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))?;
-        let path = path.split('?').next().unwrap_or_default();
-        (!path.is_empty() && !path.contains(":memory:")).then(|| Reader {
-            path: PathBuf::from(path),
+        crate::sqlite_file(url).map(|path| Reader {
+            path,
             idle: Mutex::new(Vec::new()),
         })
     }

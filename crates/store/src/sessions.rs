@@ -1,7 +1,6 @@
 //! Sessions, login attempts and one-time codes live in the database so that several server
 //! instances can share them. Only hashes of tokens and codes are stored.
 
-use sqlx::AssertSqlSafe;
 use sqlx::Row;
 use time::{Duration, OffsetDateTime};
 
@@ -31,6 +30,32 @@ pub struct Session {
     pub csrf_token: String,
     pub expires_at: String,
 }
+
+/// Failed sign-in attempts a window allows. The limit for one subject from one client is
+/// the tight one; the subject's limit from anywhere is much higher, so that guessing from many
+/// addresses is capped without letting one address lock the real user out everywhere.
+#[derive(Debug, Clone)]
+pub struct AttemptLimits {
+    pub window: Duration,
+    pub per_subject_client: i64,
+    pub per_subject: i64,
+    pub per_client: i64,
+}
+
+/// Which limit refused an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptLimit {
+    /// This subject (user name, phone) from this client.
+    SubjectFromClient,
+    /// This subject from any client.
+    Subject,
+    /// This client, whatever the subject.
+    Client,
+}
+
+/// An attempt counted (as failed until marked a success).
+#[derive(Debug)]
+pub struct AttemptId(String);
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OneTimeCode {
@@ -108,49 +133,64 @@ impl Store {
             .rows_affected())
     }
 
-    pub async fn record_login_attempt(
+    /// Counts a sign-in attempt before its secret is checked, so parallel guesses cannot all
+    /// pass the limit: in one write transaction, refuses when a limit of failures in the window is
+    /// reached, else records the attempt as failed. [`Store::login_attempt_succeeded`] marks it
+    /// once the secret proves right.
+    pub async fn begin_login_attempt(
         &self,
         subject: &str,
         client: &str,
-        success: bool,
-    ) -> Result<()> {
-        sqlx::query("INSERT INTO login_attempts (id, subject, client, success, at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(new_id())
-            .bind(subject)
-            .bind(client)
-            .bind(i64::from(success))
-            .bind(now_text())
+        limits: &AttemptLimits,
+    ) -> Result<Result<AttemptId, AttemptLimit>> {
+        let since = timestamp_text(OffsetDateTime::now_utc() - limits.window);
+        let mut w = self.write_tx().await?;
+        let row = sqlx::query(
+            "SELECT \
+               COALESCE(SUM(CASE WHEN subject = $1 AND client = $2 THEN 1 ELSE 0 END), 0), \
+               COALESCE(SUM(CASE WHEN subject = $1 THEN 1 ELSE 0 END), 0), \
+               COALESCE(SUM(CASE WHEN client = $2 THEN 1 ELSE 0 END), 0) \
+             FROM login_attempts WHERE (subject = $1 OR client = $2) AND success = 0 AND at > $3",
+        )
+        .bind(subject)
+        .bind(client)
+        .bind(&since)
+        .fetch_one(&mut *w.tx)
+        .await?;
+        let (here, anywhere, from_client): (i64, i64, i64) =
+            (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+        let refusal = if here >= limits.per_subject_client {
+            Some(AttemptLimit::SubjectFromClient)
+        } else if anywhere >= limits.per_subject {
+            Some(AttemptLimit::Subject)
+        } else if from_client >= limits.per_client {
+            Some(AttemptLimit::Client)
+        } else {
+            None
+        };
+        if let Some(limit) = refusal {
+            return Ok(Err(limit));
+        }
+        let id = new_id();
+        sqlx::query(
+            "INSERT INTO login_attempts (id, subject, client, success, at) VALUES ($1, $2, $3, 0, $4)",
+        )
+        .bind(&id)
+        .bind(subject)
+        .bind(client)
+        .bind(now_text())
+        .execute(&mut *w.tx)
+        .await?;
+        w.tx.commit().await?;
+        Ok(Ok(AttemptId(id)))
+    }
+
+    pub async fn login_attempt_succeeded(&self, attempt: AttemptId) -> Result<()> {
+        sqlx::query("UPDATE login_attempts SET success = 1 WHERE id = $1")
+            .bind(attempt.0)
             .execute(&self.pool)
             .await?;
         Ok(())
-    }
-
-    /// Failed attempts since `window` ago, for this subject (user name or phone) and for this client.
-    pub async fn recent_failures(
-        &self,
-        subject: &str,
-        client: &str,
-        window: Duration,
-    ) -> Result<(i64, i64)> {
-        let since = timestamp_text(OffsetDateTime::now_utc() - window);
-        let count = |column: &'static str, value: &str| {
-            let sql = format!(
-                "SELECT COUNT(*) FROM login_attempts WHERE {column} = $1 AND success = 0 AND at > $2"
-            );
-            let value = value.to_owned();
-            let since = since.clone();
-            async move {
-                sqlx::query_scalar::<_, i64>(AssertSqlSafe(sql))
-                    .bind(value)
-                    .bind(since)
-                    .fetch_one(&self.pool)
-                    .await
-            }
-        };
-        Ok((
-            count("subject", subject).await?,
-            count("client", client).await?,
-        ))
     }
 
     pub async fn create_one_time_code(

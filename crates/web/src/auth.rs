@@ -14,7 +14,7 @@ use serde::Deserialize;
 use time::Duration;
 use zhucan_core::{Lang, Phone};
 use zhucan_crypto::{random_digits, random_token, sm3_hex};
-use zhucan_store::{Account, OneTimeCode, SessionKind};
+use zhucan_store::{Account, AttemptId, AttemptLimits, OneTimeCode, SessionKind};
 
 use crate::AppState;
 use crate::ctx::{CSRF_COOKIE, Ctx, ELDER_COOKIE, LANG_COOKIE, SESSION_COOKIE, set_cookie};
@@ -22,10 +22,14 @@ use crate::error::{AppError, AppResult};
 use crate::forms::FormErrors;
 use crate::render::{Layout, page};
 
-const WINDOW: Duration = Duration::minutes(15);
-/// Failures allowed per user name (or phone) and per client address in `WINDOW`.
-const MAX_SUBJECT_FAILURES: i64 = 5;
-const MAX_CLIENT_FAILURES: i64 = 30;
+/// Failures allowed in 15 minutes: 5 for one user name (or phone) from one address, 50 for it
+/// from anywhere (so one address cannot lock the real user out everywhere), 30 from one address.
+const LIMITS: AttemptLimits = AttemptLimits {
+    window: Duration::minutes(15),
+    per_subject_client: 5,
+    per_subject: 50,
+    per_client: 30,
+};
 const STAFF_SESSION: Duration = Duration::hours(8);
 const RESIDENT_SESSION: Duration = Duration::hours(2);
 pub(crate) const CODE_LIFETIME: Duration = Duration::minutes(5);
@@ -135,12 +139,13 @@ async fn start_session(
     Ok(headers)
 }
 
-async fn check_rate(state: &AppState, subject: &str, client: &str) -> AppResult<()> {
-    let (by_subject, by_client) = state.store.recent_failures(subject, client, WINDOW).await?;
-    if by_subject >= MAX_SUBJECT_FAILURES || by_client >= MAX_CLIENT_FAILURES {
-        return Err(AppError::TooManyAttempts);
-    }
-    Ok(())
+/// Counts the attempt (as failed until it succeeds) or refuses it when a limit is reached.
+async fn count_attempt(state: &AppState, subject: &str, client: &str) -> AppResult<AttemptId> {
+    state
+        .store
+        .begin_login_attempt(subject, client, &LIMITS)
+        .await?
+        .map_err(AppError::TooManyAttempts)
 }
 
 /// Only local paths, so a crafted link cannot send someone to another site after sign-in.
@@ -221,7 +226,7 @@ pub async fn staff_login(
         errors.add("password", t.z("请输入密码", "Enter your password"));
     }
     if errors.is_empty() {
-        check_rate(&state, &username, &ctx.client).await?;
+        let attempt = count_attempt(&state, &username, &ctx.client).await?;
         let account = state
             .store
             .account_by_username(&username)
@@ -232,11 +237,8 @@ pub async fn staff_login(
             form.password,
         )
         .await;
-        state
-            .store
-            .record_login_attempt(&username, &ctx.client, ok)
-            .await?;
         if let (true, Some(account)) = (ok, account) {
+            state.store.login_attempt_succeeded(attempt).await?;
             let headers =
                 start_session(&state, &ctx, SessionKind::Staff, Some(&account), None).await?;
             let actor = zhucan_store::Actor {
@@ -351,12 +353,8 @@ pub(crate) fn parse_code<'a>(
 pub(crate) async fn send_code(state: &AppState, ctx: &Ctx, phone: &Phone) -> AppResult<()> {
     let index = state.store.crypto().blind_index(b"phone", phone.as_str());
     let subject = format!("code:{}", sm3_hex(&index));
-    check_rate(state, &subject, &ctx.client).await?;
-    // Each code sent counts as an attempt, which caps messages per number.
-    state
-        .store
-        .record_login_attempt(&subject, &ctx.client, false)
-        .await?;
+    // Each code sent counts as a failed attempt, which caps messages per number.
+    let _sent = count_attempt(state, &subject, &ctx.client).await?;
     let code = random_digits(6);
     state
         .store
@@ -413,7 +411,7 @@ pub(crate) async fn check_code(
 ) -> AppResult<Result<Vec<u8>, Refusal>> {
     let index = state.store.crypto().blind_index(b"phone", phone.as_str());
     let subject = format!("verify:{}", sm3_hex(&index));
-    check_rate(state, &subject, &ctx.client).await?;
+    let attempt = count_attempt(state, &subject, &ctx.client).await?;
     let result = state
         .store
         .check_one_time_code(&index, &code_hash(&index, code), CODE_TRIES)
@@ -425,11 +423,8 @@ pub(crate) async fn check_code(
         OneTimeCode::Wrong => Err(Refusal::Wrong),
         OneTimeCode::Unusable => Err(Refusal::Unusable),
     };
-    state
-        .store
-        .record_login_attempt(&subject, &ctx.client, outcome.is_ok())
-        .await?;
     if let Ok(index) = &outcome {
+        state.store.login_attempt_succeeded(attempt).await?;
         let actor = zhucan_store::Actor {
             id: format!("resident:{}", &sm3_hex(index)[..16]),
             role: "resident".into(),

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde_json::json;
-use zhucan_store::DbError;
+use zhucan_store::{AttemptLimit, DbError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -20,7 +20,7 @@ pub enum AppError {
     #[error("the form has expired; reload the page and try again")]
     Csrf,
     #[error("too many attempts")]
-    TooManyAttempts,
+    TooManyAttempts(AttemptLimit),
     #[error("{0}")]
     BadRequest(String),
     /// Field errors for an API request: (field, detail).
@@ -57,7 +57,7 @@ impl From<DbError> for AppError {
             DbError::Invalid { field, zh, en } => {
                 AppError::Invalid(vec![(field.into(), format!("{zh} / {en}"))])
             }
-            DbError::RateLimited { .. } => AppError::TooManyAttempts,
+            DbError::RateLimited { .. } => AppError::TooManyAttempts(AttemptLimit::Client),
             DbError::UnknownDivision(code) => AppError::Invalid(vec![(
                 "division_code".into(),
                 format!("division {code} is not in the division table"),
@@ -79,7 +79,7 @@ impl AppError {
             AppError::NotFound => StatusCode::NOT_FOUND,
             AppError::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
             AppError::Forbidden | AppError::Csrf => StatusCode::FORBIDDEN,
-            AppError::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+            AppError::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Conflict => StatusCode::CONFLICT,
@@ -97,9 +97,18 @@ impl AppError {
                 "表单已过期，请刷新页面后重试",
                 "The form has expired; reload the page and try again",
             ),
-            AppError::TooManyAttempts => (
-                "尝试次数过多，请 15 分钟后再试",
-                "Too many attempts; try again in 15 minutes",
+            AppError::TooManyAttempts(AttemptLimit::SubjectFromClient) => (
+                "该账号在本设备上尝试次数过多，请 15 分钟后再试",
+                "Too many attempts for this account from this device; try again in 15 minutes",
+            ),
+            AppError::TooManyAttempts(AttemptLimit::Subject) => (
+                "该账号近期失败次数过多，已暂停登录 15 分钟；如非本人操作，请联系管理员",
+                "Too many failed attempts for this account; sign-in is paused for 15 minutes. \
+                 If this was not you, tell your administrator",
+            ),
+            AppError::TooManyAttempts(AttemptLimit::Client) => (
+                "本网络地址尝试次数过多，请 15 分钟后再试",
+                "Too many attempts from this network address; try again in 15 minutes",
             ),
             AppError::BadRequest(_) | AppError::Invalid(_) => {
                 ("请求有误", "The request is not valid")

@@ -48,6 +48,9 @@ pub struct WebConfig {
     pub trust_proxy: bool,
     /// Where text messages go; `None` writes them to the log (the embedded default).
     pub sms_gateway: Option<GatewayUrl>,
+    /// Where the audit chain's head is copied every minute and at shutdown (`audit verify`
+    /// compares the chain with it); `None` keeps no copy.
+    pub audit_head: Option<zhucan_store::HeadFile>,
 }
 
 /// An item version, borrowed from the catalog that was in force when it was looked up (a
@@ -190,6 +193,14 @@ pub async fn serve(
         None => tokio::spawn(notify::deliver_forever(store, LogSender)),
     };
     let due = tokio::spawn(timers::run_due_work(state.store.clone()));
+    let head = state
+        .config
+        .audit_head
+        .clone()
+        .map(|file| (state.store.clone(), file));
+    let copies = head
+        .clone()
+        .map(|(store, file)| tokio::spawn(timers::copy_audit_head(store, file)));
     let refresh = tokio::spawn(refresh_catalog_now_and_then(state.clone()));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app)
@@ -198,5 +209,13 @@ pub async fn serve(
     outbox.abort();
     due.abort();
     refresh.abort();
+    if let Some(copies) = copies {
+        copies.abort();
+    }
+    if let Some((store, file)) = &head
+        && let Err(e) = store.checkpoint_audit(file).await
+    {
+        tracing::error!(error = %e, "copying the audit head at shutdown");
+    }
     result
 }

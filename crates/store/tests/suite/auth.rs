@@ -2,14 +2,19 @@
 
 use time::{Duration, OffsetDateTime};
 use zhucan_core::{Role, Username};
-use zhucan_store::{Account, DbError, NewAccount, OneTimeCode, SessionKind};
+use zhucan_store::{
+    Account, AttemptId, AttemptLimit, AttemptLimits, AuditVerification, DbError, NewAccount,
+    OneTimeCode, SessionKind, Store,
+};
 
 use crate::common::*;
 
 backend_tests!(
     accounts_are_unique_and_audited_without_their_hash,
     sessions_live_expire_and_end,
-    login_failures_are_counted_per_subject_and_client_in_a_window,
+    login_attempts_are_limited_per_subject_and_client_in_a_window,
+    parallel_login_attempts_cannot_race_the_limit,
+    sixty_four_parallel_writers_all_succeed,
     one_time_codes_work_once_and_run_out,
 );
 
@@ -156,71 +161,140 @@ async fn sessions_live_expire_and_end(db: TestDb) {
     assert!(store.session("hash-resident").await.unwrap().is_some());
 }
 
-async fn login_failures_are_counted_per_subject_and_client_in_a_window(db: TestDb) {
-    let store = &db.store;
-    let window = Duration::minutes(15);
+const LIMITS: AttemptLimits = AttemptLimits {
+    window: Duration::minutes(15),
+    per_subject_client: 3,
+    per_subject: 5,
+    per_client: 8,
+};
+
+async fn attempt(db: &TestDb, subject: &str, client: &str) -> Result<AttemptId, AttemptLimit> {
+    db.store
+        .begin_login_attempt(subject, client, &LIMITS)
+        .await
+        .unwrap()
+}
+
+async fn login_attempts_are_limited_per_subject_and_client_in_a_window(db: TestDb) {
     for _ in 0..3 {
-        store
-            .record_login_attempt("alice", "10.0.0.1", false)
+        attempt(&db, "alice", "10.0.0.1").await.unwrap();
+    }
+    assert_eq!(
+        attempt(&db, "alice", "10.0.0.1").await.unwrap_err(),
+        AttemptLimit::SubjectFromClient,
+        "the fourth failure from one address is refused"
+    );
+    // The same user from another address is not locked out by the first one.
+    let ok = attempt(&db, "alice", "10.0.0.2").await.unwrap();
+    db.store.login_attempt_succeeded(ok).await.unwrap();
+    attempt(&db, "alice", "10.0.0.3").await.unwrap();
+    attempt(&db, "alice", "10.0.0.4").await.unwrap();
+    assert_eq!(
+        attempt(&db, "alice", "10.0.0.5").await.unwrap_err(),
+        AttemptLimit::Subject,
+        "a success does not count; five failures from anywhere reach the account's cap"
+    );
+    for n in 0..3 {
+        attempt(&db, &format!("user{n}"), "10.9.9.9").await.unwrap();
+    }
+    attempt(&db, "bob", "10.0.0.1").await.unwrap();
+    for n in 0..4 {
+        attempt(&db, &format!("other{n}"), "10.0.0.1")
             .await
             .unwrap();
     }
-    store
-        .record_login_attempt("alice", "10.0.0.1", true)
+    assert_eq!(
+        attempt(&db, "carol", "10.0.0.1").await.unwrap_err(),
+        AttemptLimit::Client,
+        "eight failures from one address, whatever the user names"
+    );
+    // Failures older than the window do not count.
+    sqlx::query("UPDATE login_attempts SET at = $1")
+        .bind(timestamp(OffsetDateTime::now_utc() - Duration::hours(1)))
+        .execute(&db.raw)
         .await
         .unwrap();
-    store
-        .record_login_attempt("bob", "10.0.0.1", false)
+    attempt(&db, "alice", "10.0.0.1").await.unwrap();
+    attempt(&db, "carol", "10.0.0.1").await.unwrap();
+}
+
+/// Parallel guesses are counted before any is checked: no more pass than the limit allows.
+async fn parallel_login_attempts_cannot_race_the_limit(db: TestDb) {
+    let store = db.store.clone();
+    let guesses = (0..40).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .begin_login_attempt("alice", "10.0.0.1", &LIMITS)
+                .await
+                .unwrap()
+                .is_ok()
+        })
+    });
+    let mut passed = 0;
+    for guess in guesses.collect::<Vec<_>>() {
+        passed += usize::from(guess.await.unwrap());
+    }
+    assert_eq!(passed, 3, "exactly the limit is let through");
+}
+
+/// 64 writers at once, of every kind: transactions that read before they write (audit appends,
+/// counted sign-in attempts) beside single-statement writes (sessions), from two stores on one
+/// database as a server and a command would be. SQLite once answered some of them
+/// `database is locked` (code 517).
+async fn sixty_four_parallel_writers_all_succeed(db: TestDb) {
+    let other = Store::connect(&db.url, db.store.crypto().clone())
         .await
         .unwrap();
-    store
-        .record_login_attempt("alice", "10.0.0.2", false)
-        .await
-        .unwrap();
-    assert_eq!(
-        store
-            .recent_failures("alice", "10.0.0.1", window)
-            .await
-            .unwrap(),
-        (4, 4),
-        "successes do not count; the subject across clients, the client across subjects"
+    let tasks = (0..64).map(|n| {
+        let store = if n % 2 == 0 {
+            db.store.clone()
+        } else {
+            other.clone()
+        };
+        tokio::spawn(async move {
+            let who = format!("user{n}");
+            match n % 3 {
+                0 => store
+                    .create_session(
+                        &who,
+                        SessionKind::Staff,
+                        None,
+                        None,
+                        "csrf",
+                        Duration::hours(1),
+                    )
+                    .await
+                    .map(drop),
+                1 => {
+                    store
+                        .audit_event(&system(), "sign-in", "account", &who, None)
+                        .await
+                }
+                _ => store
+                    .begin_login_attempt(&who, &format!("10.0.0.{n}"), &LIMITS)
+                    .await
+                    .map(|counted| assert!(counted.is_ok())),
+            }
+        })
+    });
+    let mut failures = Vec::new();
+    for task in tasks.collect::<Vec<_>>() {
+        if let Err(e) = task.await.unwrap() {
+            failures.push(e.to_string());
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} writers failed: {failures:?}",
+        failures.len()
     );
-    assert_eq!(
-        store
-            .recent_failures("bob", "10.0.0.2", window)
-            .await
-            .unwrap(),
-        (1, 1)
-    );
-    assert_eq!(
-        store
-            .recent_failures("carol", "10.9.9.9", window)
-            .await
-            .unwrap(),
-        (0, 0)
-    );
-    // An hour-old failure is outside a 15-minute window and inside a 2-hour one.
-    sqlx::query(
-        "INSERT INTO login_attempts (id, subject, client, success, at) VALUES ('old-1', 'alice', '10.0.0.1', 0, $1)",
-    )
-    .bind(timestamp(OffsetDateTime::now_utc() - Duration::hours(1)))
-    .execute(&db.raw)
-    .await
-    .unwrap();
-    assert_eq!(
-        store
-            .recent_failures("alice", "10.0.0.1", window)
-            .await
-            .unwrap(),
-        (4, 4)
-    );
-    assert_eq!(
-        store
-            .recent_failures("alice", "10.0.0.1", Duration::hours(2))
-            .await
-            .unwrap(),
-        (5, 5)
-    );
+    assert_eq!(db.count("sessions").await, 22);
+    assert_eq!(db.count("login_attempts").await, 21);
+    assert!(matches!(
+        db.store.verify_audit().await.unwrap(),
+        AuditVerification::Intact { .. }
+    ));
 }
 
 async fn one_time_codes_work_once_and_run_out(db: TestDb) {

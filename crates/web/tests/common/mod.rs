@@ -60,6 +60,7 @@ impl App {
             secure_cookies: false,
             trust_proxy: false,
             sms_gateway: None,
+            audit_head: None,
         };
         let mut config = config;
         tweak(&mut config);

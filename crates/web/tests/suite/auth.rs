@@ -205,6 +205,58 @@ async fn five_wrong_passwords_lock_the_user_name() {
     assert_eq!(resp.status, StatusCode::SEE_OTHER);
 }
 
+/// A lockout holds for the address that guessed, not for the real user elsewhere; parallel
+/// guesses are counted before any password is checked, so no more than the limit are tried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guesses_lock_one_address_out_and_cannot_race_the_limit() {
+    let app = App::with_config(|c| c.trust_proxy = true).await;
+    app.account("wang", Role::CommunityWorker, COMMUNITY_A1)
+        .await;
+    let from = |address: &str| {
+        let mut client = app.client();
+        client.headers = vec![("x-forwarded-for".into(), address.into())];
+        client
+    };
+    let guesses = (0..40).map(|i| {
+        let mut client = from("203.0.113.9");
+        tokio::spawn(async move { client.staff_login("wang", &format!("Wrong@{i}")).await })
+    });
+    let mut checked = 0;
+    for guess in guesses.collect::<Vec<_>>() {
+        let resp = guess.await.unwrap();
+        match resp.status {
+            StatusCode::OK => checked += 1,
+            StatusCode::TOO_MANY_REQUESTS => {
+                assert!(
+                    resp.body.contains("该账号在本设备上尝试次数过多"),
+                    "{}",
+                    resp.body
+                )
+            }
+            other => panic!("a guess answered {other}"),
+        }
+    }
+    assert_eq!(
+        checked, 5,
+        "only the limit's worth of guesses reach the password check"
+    );
+    assert_eq!(
+        from("203.0.113.9")
+            .staff_login("wang", PASSWORD)
+            .await
+            .status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // The real user, at the office, still signs in.
+    assert_eq!(
+        from("198.51.100.4")
+            .staff_login("wang", PASSWORD)
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_need_the_csrf_token_and_a_same_origin() {
     let app = App::new().await;
