@@ -662,3 +662,35 @@ async fn deleting_the_newest_audit_records_shows_in_verify() {
         run.stdout
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn the_data_folder_and_its_files_are_its_owners_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = Workdir::sqlite();
+    let file = generate_seeded(&w, 5, 1, "a.csv");
+    let database = format!("sqlite://{}", w.path("data/zhucan.db").display());
+    w.run(
+        &[
+            "import",
+            "persons",
+            file.to_str().unwrap(),
+            "--database",
+            &database,
+        ],
+        false,
+        &[],
+    )
+    .success();
+    let mode = |name: &str| {
+        std::fs::metadata(w.path(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode("data"), 0o700);
+    for name in ["data/zhucan.db", "data/zhucan.key", "data/audit-head"] {
+        assert_eq!(mode(name), 0o600, "{name}");
+    }
+}

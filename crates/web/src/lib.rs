@@ -183,6 +183,12 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     state.load_catalog().await.map_err(std::io::Error::other)?;
+    // Earlier versions spooled web imports (full resident IDs, phones) to this folder; a crash
+    // could leave one behind.
+    match std::fs::remove_dir_all(state.config.data_dir.join("uploads")) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
     let store = state.store.clone();
     let outbox = match &state.config.sms_gateway {
         Some(url) => {

@@ -50,7 +50,8 @@ impl ImportSource {
 
 /// An opened file whose type is known.
 pub(crate) enum Opened {
-    Xlsx(File),
+    /// Seekable (the zip directory is at the end): the file itself, or an upload in memory.
+    Xlsx(Box<dyn ReadSeek>),
     Csv {
         /// The whole file: the sniffed bytes, then the rest.
         reader: Box<dyn Read + Send>,
@@ -68,13 +69,13 @@ pub(crate) fn open(source: ImportSource) -> Result<Opened, ImportError> {
         name: name.clone(),
         source,
     };
-    let (mut reader, size): (Box<dyn Read + Send>, _) = match source {
+    let (mut reader, size, path): (Box<dyn Read + Send>, _, _) = match source {
         ImportSource::Path(path) => {
             let file = File::open(&path).map_err(io_err)?;
             let size = file.metadata().map_err(io_err)?.len();
-            (Box::new(file), Some(size))
+            (Box::new(file), Some(size), Some(path))
         }
-        ImportSource::Reader { reader, .. } => (reader, None),
+        ImportSource::Reader { reader, .. } => (reader, None, None),
     };
     let mut head = Vec::with_capacity(SNIFF_BYTES);
     reader
@@ -91,11 +92,15 @@ pub(crate) fn open(source: ImportSource) -> Result<Opened, ImportError> {
     }
     let reader: Box<dyn Read + Send> = Box::new(Cursor::new(head.clone()).chain(reader));
     if head.starts_with(b"PK\x03\x04") {
-        // The zip directory is at the end: calamine needs to seek, so a stream is spooled to
-        // an anonymous temporary file first.
-        let mut file = tempfile::tempfile().map_err(io_err)?;
-        io::copy(&mut { reader }, &mut file).map_err(io_err)?;
-        return Ok(Opened::Xlsx(file));
+        // The zip directory is at the end: calamine needs to seek. A file is opened again; a
+        // stream (a web upload, bounded by the request limit) is read into memory, never
+        // spooled to disk, where personal data could outlive a crash.
+        if let Some(path) = path {
+            return Ok(Opened::Xlsx(Box::new(File::open(path).map_err(io_err)?)));
+        }
+        let mut bytes = Vec::new();
+        { reader }.read_to_end(&mut bytes).map_err(io_err)?;
+        return Ok(Opened::Xlsx(Box::new(Cursor::new(bytes))));
     }
     Ok(Opened::Csv {
         encoding: text_encoding(&head, at_end),
@@ -223,8 +228,12 @@ fn style(template: &str) -> ProgressStyle {
 
 /// Streams the first sheet cell by cell (calamine's cell reader), so memory does not grow
 /// with the number of rows; only the shared-strings table is held whole.
+/// What calamine reads a workbook from.
+pub(crate) trait ReadSeek: Read + io::Seek + Send {}
+impl<T: Read + io::Seek + Send> ReadSeek for T {}
+
 fn xlsx_rows(
-    file: File,
+    file: Box<dyn ReadSeek>,
     name: &str,
     progress: &ProgressBar,
     mut row: impl FnMut(u64, &[&str], Width) -> Result<(), ImportError>,

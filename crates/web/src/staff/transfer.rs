@@ -9,7 +9,6 @@ use axum::extract::{Multipart, Path, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use tokio::io::AsyncWriteExt;
 use zhucan_core::{Localized, Role};
 use zhucan_jobs::{
     ImportError, ImportOptions, ImportSource, ImportSummary, export_persons, import_persons,
@@ -58,21 +57,14 @@ fn reports_dir(state: &AppState, account_id: &str) -> PathBuf {
     state.config.data_dir.join("reports").join(account_id)
 }
 
-/// The uploaded file on disk, removed however the request ends: it holds personal data.
-struct Upload(PathBuf);
-
-impl Drop for Upload {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 fn bad_upload(e: impl std::fmt::Display) -> AppError {
     AppError::BadRequest(e.to_string())
 }
 
-/// Streams the upload to a file (imports can be large), then runs the import over it. The form
-/// puts `csrf` first, so a forged request is refused before any of its file is stored.
+/// Reads the upload into memory (the request's size limit bounds it) and imports from there:
+/// full resident IDs and phones are never written to a temporary file that a crash would leave
+/// behind. The form puts `csrf` first, so a forged request is refused before any of its file
+/// is read.
 pub async fn import_upload(
     State(state): State<AppState>,
     ctx: Ctx,
@@ -80,12 +72,8 @@ pub async fn import_upload(
 ) -> AppResult<Response> {
     let account = ctx.staff_with(Role::can_import)?.clone();
     let t = Tr { lang: ctx.lang };
-    let uploads = state.config.data_dir.join("uploads");
-    tokio::fs::create_dir_all(&uploads)
-        .await
-        .map_err(anyhow::Error::from)?;
     let (mut csrf_ok, mut dry_run, mut file) = (false, false, None);
-    while let Some(mut field) = multipart.next_field().await.map_err(bad_upload)? {
+    while let Some(field) = multipart.next_field().await.map_err(bad_upload)? {
         match field.name() {
             Some("csrf") => {
                 ctx.check_csrf(&field.text().await.map_err(bad_upload)?)?;
@@ -97,14 +85,7 @@ pub async fn import_upload(
                     .file_name()
                     .map(str::to_owned)
                     .filter(|n| !n.is_empty());
-                let upload = Upload(uploads.join(uuid::Uuid::now_v7().to_string()));
-                let mut out = tokio::fs::File::create(&upload.0)
-                    .await
-                    .map_err(anyhow::Error::from)?;
-                while let Some(chunk) = field.chunk().await.map_err(bad_upload)? {
-                    out.write_all(&chunk).await.map_err(anyhow::Error::from)?;
-                }
-                out.flush().await.map_err(anyhow::Error::from)?;
+                let upload = field.bytes().await.map_err(bad_upload)?;
                 file = name.map(|name| (name, upload));
             }
             _ => {}
@@ -135,7 +116,7 @@ pub async fn import_upload(
         progress: false,
         within: Some(account.scope.clone()),
     };
-    let reader = std::fs::File::open(&upload.0).map_err(anyhow::Error::from)?;
+    let reader = std::io::Cursor::new(upload);
     let result = import_persons(
         &state.store,
         &ctx.actor(),
@@ -144,7 +125,6 @@ pub async fn import_upload(
         Some(&report_dir.join(&report_name)),
     )
     .await;
-    drop(upload);
     match result {
         Ok(summary) => {
             let report = (summary.rejected > 0).then_some(report_name);

@@ -56,3 +56,48 @@ async fn probes_and_metrics() {
     assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(client.get("/healthz").await.status, StatusCode::OK);
 }
+
+/// A server removes import files an earlier version could leave behind after a crash, and
+/// copies the audit chain's head outside the database before it stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serving_clears_left_over_uploads_and_copies_the_audit_head_at_shutdown() {
+    let app = App::new().await;
+    app.person(&person(1, "张伟", COMMUNITY_A1)).await;
+    let data = app.dir.path().join("served");
+    std::fs::create_dir_all(data.join("uploads")).unwrap();
+    std::fs::write(
+        data.join("uploads/0190-left-over"),
+        "440305196409010077,张明",
+    )
+    .unwrap();
+    let head = data.join("audit-head");
+    let state = zhucan_web::AppState::new(
+        app.store.clone(),
+        zhucan_web::WebConfig {
+            data_dir: data.clone(),
+            demo: false,
+            secure_cookies: false,
+            trust_proxy: false,
+            sms_gateway: None,
+            audit_head: Some(zhucan_store::HeadFile::new(&head)),
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(zhucan_web::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    // The server has started once the catalog is loaded and the folder is gone.
+    for _ in 0..100 {
+        if !data.join("uploads").exists() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(!data.join("uploads").exists());
+    stop.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    let copied = zhucan_store::HeadFile::new(&head).read().unwrap().unwrap();
+    let last = app.store.audit_head().await.unwrap().unwrap();
+    assert_eq!((copied.seq, copied.hash), (last.seq, last.hash));
+}
