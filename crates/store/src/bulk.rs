@@ -280,7 +280,8 @@ impl Store {
     }
 
     /// Inserts new persons and updates known ones (by resident ID) in one transaction, auditing
-    /// each row written; a row equal to the stored record is counted as unchanged and not written. Rows that clash with stored data are returned as rejected and not written.
+    /// each row written; a row equal to the stored record is counted as unchanged and not
+    /// written. Rows that clash with stored data are returned as rejected and not written.
     pub async fn import_persons(&self, actor: &Actor, rows: Vec<PersonRow>) -> Result<BulkOutcome> {
         let store = self.clone();
         let chunk = tokio::task::spawn_blocking(move || store.encode_rows(rows))
@@ -306,7 +307,8 @@ impl Store {
 
 impl BulkImport<'_> {
     /// Writes a chunk: new persons are inserted, known ones (by resident ID) updated unless the
-    /// row says what is stored already, each row written audited; rows that clash with stored data are returned as rejected and not written.
+    /// row says what is stored already, each row written audited; rows that clash with stored
+    /// data are returned as rejected and not written.
     /// The chunk is committed with its transaction, at the latest by [`BulkImport::finish`].
     pub async fn write(&mut self, mut chunk: EncodedRows) -> Result<BulkOutcome> {
         let mut laps = Laps::start();

@@ -109,7 +109,7 @@ async fn lists_mask_numbers_and_the_record_page_shows_them_with_an_audited_view(
 
 /// Security issue #8: `GET /api/v1/persons?q=张明` gave `rid_masked` (`440305********0077`)
 /// and `birth_date` (`1964-09-01`) for every match, together the whole resident ID. Lists now
-/// give masks that hide the birth segment and an age by year; the record (audited) still has it all.
+/// give masks that hide the birth segment and an age by year; the record (audited) has it all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn list_items_give_no_birth_date_and_masks_hide_it() {
     let app = App::new().await;
