@@ -163,12 +163,12 @@ fn import_twice_then_export_masked_and_verify_the_audit_log() {
 
     assert_eq!(
         w.import(&file, &[]).success().last_line(),
-        "imported: 50, updated: 0, rejected: 0"
+        "imported: 50, updated: 0, unchanged: 0, rejected: 0"
     );
     assert_eq!(
         w.import(&file, &[]).success().last_line(),
-        "imported: 0, updated: 50, rejected: 0",
-        "a second run updates instead of duplicating"
+        "imported: 0, updated: 0, unchanged: 50, rejected: 0",
+        "a second run neither duplicates nor rewrites"
     );
     let export = w.path("x.csv");
     let run = w.run(
@@ -188,7 +188,7 @@ fn import_twice_then_export_masked_and_verify_the_audit_log() {
     assert_eq!(masked.len(), 50);
     let mut expected: Vec<String> = ids
         .iter()
-        .map(|id| format!("{}********{}", &id[..6], &id[14..]))
+        .map(|id| format!("{}***********{}", &id[..3], &id[14..]))
         .collect();
     let mut got = masked.clone();
     expected.sort();
@@ -216,8 +216,8 @@ fn import_twice_then_export_masked_and_verify_the_audit_log() {
     assert!(!w.path("full.csv").exists());
 
     let run = w.run(&["audit", "verify"], true, &[]);
-    // 50 creates, 50 updates, one export.
-    assert_eq!(run.success().last_line(), "audit log intact: 101 records");
+    // 50 creates and one export: the unchanged rows of the second run wrote nothing.
+    assert_eq!(run.success().last_line(), "audit log intact: 51 records");
 }
 
 #[test]
@@ -227,7 +227,7 @@ fn first_import_reports_counts_and_dry_run_writes_nothing() {
     let run = w.import(&file, &["--dry-run"]);
     assert_eq!(
         run.success().last_line(),
-        "imported: 50, updated: 0, rejected: 0 (dry run: nothing written)"
+        "imported: 50, updated: 0, unchanged: 0, rejected: 0 (dry run: nothing written)"
     );
     let out = w.path("x.csv");
     let run = w.run(
@@ -244,7 +244,7 @@ fn first_import_reports_counts_and_dry_run_writes_nothing() {
     let run = w.import(&file, &[]);
     assert_eq!(
         run.success().last_line(),
-        "imported: 50, updated: 0, rejected: 0"
+        "imported: 50, updated: 0, unchanged: 0, rejected: 0"
     );
 }
 
@@ -269,17 +269,23 @@ fn bad_rows_are_counted_reported_and_exit_2() {
         &["--report", report.to_str().unwrap(), "--lang", "en"],
     );
     run.code(2);
-    assert_eq!(run.last_line(), "imported: 48, updated: 0, rejected: 2");
+    assert_eq!(
+        run.last_line(),
+        "imported: 48, updated: 0, unchanged: 0, rejected: 2"
+    );
     assert!(run.stderr.contains("row 3, resident_id"), "{}", run.stderr);
     assert!(run.stderr.contains("check character"), "{}", run.stderr);
     assert!(run.stderr.contains("row 11, name"), "{}", run.stderr);
     let report_text = std::fs::read_to_string(&report).unwrap();
     assert!(report_text.lines().count() >= 3, "{report_text}");
 
-    // The good rows are in: a re-run updates 48 and still rejects the 2.
+    // The good rows are in: a re-run leaves the 48 unchanged and still rejects the 2.
     let run = w.import(&file, &[]);
     run.code(2);
-    assert_eq!(run.last_line(), "imported: 0, updated: 48, rejected: 2");
+    assert_eq!(
+        run.last_line(),
+        "imported: 0, updated: 0, unchanged: 48, rejected: 2"
+    );
 }
 
 #[test]
@@ -448,11 +454,11 @@ async fn import_into_postgres() {
     let file = w.generate(50, "f.csv");
     assert_eq!(
         w.import(&file, &[]).success().last_line(),
-        "imported: 50, updated: 0, rejected: 0"
+        "imported: 50, updated: 0, unchanged: 0, rejected: 0"
     );
     assert_eq!(
         w.import(&file, &[]).success().last_line(),
-        "imported: 0, updated: 50, rejected: 0"
+        "imported: 0, updated: 0, unchanged: 50, rejected: 0"
     );
     let out = w.path("x.csv");
     w.run(
@@ -464,7 +470,7 @@ async fn import_into_postgres() {
     assert_eq!(first_column(&out).len(), 50);
     assert_eq!(
         w.run(&["audit", "verify"], true, &[]).success().last_line(),
-        "audit log intact: 101 records"
+        "audit log intact: 51 records"
     );
     let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
     let persons: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM persons")

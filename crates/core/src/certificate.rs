@@ -323,7 +323,8 @@ impl CertificateNo {
         self.replacement
     }
 
-    /// The masked resident ID plus `**`: category, grade and suffix are hidden too.
+    /// The masked resident ID plus `**`, e.g. `510***********123X**`: the last two characters
+    /// (category and grade) and any replacement suffix are hidden too.
     pub fn masked(&self) -> String {
         format!("{}**", self.resident_id.masked())
     }
@@ -465,7 +466,7 @@ mod tests {
         assert_eq!(number.category(), Category::Physical);
         assert_eq!(number.grade(), Grade::One);
         assert_eq!(number.replacement(), None);
-        assert_eq!(number.masked(), "110105********002X**");
+        assert_eq!(number.masked(), "110***********002X**");
         assert_eq!(
             number,
             CertificateNo::new(holder(), Category::Physical, Grade::One)
@@ -474,7 +475,7 @@ mod tests {
         let replaced = CertificateNo::parse("11010519491231002X41b12").unwrap();
         assert_eq!(replaced.as_str(), "11010519491231002X41B12");
         assert_eq!(replaced.replacement(), Some(12));
-        assert_eq!(replaced.masked(), "110105********002X**");
+        assert_eq!(replaced.masked(), "110***********002X**");
         assert_eq!(replaced.to_string(), replaced.as_str());
     }
 

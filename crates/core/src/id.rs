@@ -176,9 +176,16 @@ impl ResidentId {
         u32::try_from(years).unwrap_or(0)
     }
 
-    /// First 6 and last 4 characters, e.g. `510112********123X`.
+    /// The year of birth: plain enough for statistics and age bands, unlike the whole date.
+    pub fn birth_year(&self) -> i32 {
+        self.birth.year()
+    }
+
+    /// First 3 and last 4 characters, e.g. `510***********123X`: the birth date (characters
+    /// 7-14) and most of the address code are hidden, so the year of birth and the division
+    /// kept next to the mask in lists cannot complete it.
     pub fn masked(&self) -> String {
-        format!("{}********{}", &self.id[..6], &self.id[14..])
+        format!("{}***********{}", &self.id[..3], &self.id[14..])
     }
 }
 
@@ -278,7 +285,8 @@ mod tests {
         assert_eq!(id.address_code(), "110105");
         assert_eq!(id.birth_date(), date!(1949 - 12 - 31));
         assert_eq!(id.sex(), Sex::Female);
-        assert_eq!(id.masked(), "110105********002X");
+        assert_eq!(id.masked(), "110***********002X");
+        assert_eq!(id.birth_year(), 1949);
         assert_eq!(id.to_string(), id.as_str());
     }
 
@@ -292,7 +300,7 @@ mod tests {
     fn male_from_odd_sequence() {
         let id = parse("510112199001011230").unwrap();
         assert_eq!(id.sex(), Sex::Male);
-        assert_eq!(id.masked(), "510112********1230");
+        assert_eq!(id.masked(), "510***********1230");
     }
 
     #[test]

@@ -150,6 +150,18 @@ proptest! {
     }
 
     #[test]
+    fn id_and_certificate_masks_keep_first_3_and_last_4_of_the_id(number in certificate()) {
+        let id = number.resident_id().as_str();
+        let masked = number.resident_id().masked();
+        prop_assert_eq!(masked.len(), 18);
+        prop_assert_eq!(&masked[..3], &id[..3]);
+        prop_assert_eq!(&masked[3..14], "***********");
+        prop_assert_eq!(&masked[14..], &id[14..]);
+        // Category, grade and any replacement suffix are hidden as well.
+        prop_assert_eq!(number.masked(), format!("{masked}**"));
+    }
+
+    #[test]
     fn phone_masks_keep_first_3_and_last_4(second in 3..=9u8, rest in "[0-9]{9}") {
         let number = format!("1{second}{rest}");
         let phone = Phone::parse(&number).unwrap();

@@ -503,7 +503,7 @@ pub fn write_persons_csv(path: &Path, count: usize, seed: u64) -> Result<u64, Wr
 const SEED_CHUNK: usize = 2000;
 
 /// Loads the demo divisions and `count` generated persons into `store` (inserting new and
-/// updating known persons); returns the number of persons written.
+/// updating changed persons); returns the number of persons written.
 pub async fn seed_demo(store: &Store, count: usize, seed: u64) -> zhucan_store::Result<u64> {
     store.upsert_divisions(&demo_divisions()).await?;
     let actor = Actor::system("seed");

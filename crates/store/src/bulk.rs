@@ -18,7 +18,7 @@ use crate::persons::{
     insert_encoded, snapshot, update_encoded,
 };
 use crate::sql::{Arg, Sql};
-use crate::{AUDIT_LOCK, Backend, DbError, Result, Scope, Store, WriteTx, new_id, now_text};
+use crate::{AUDIT_LOCK, Backend, DbError, Result, Store, WriteTx, new_id, now_text};
 
 /// One validated input row and its line in the source file (for error reports).
 #[derive(Debug, Clone)]
@@ -57,6 +57,8 @@ impl zhucan_core::Localized for Rejection {
 pub struct BulkOutcome {
     pub inserted: u64,
     pub updated: u64,
+    /// Rows that say what is stored already: not written, not audited, versions kept.
+    pub unchanged: u64,
     /// Rows refused by what is already stored: (line, column, reason).
     pub rejected: Vec<(u64, &'static str, Rejection)>,
 }
@@ -278,7 +280,8 @@ impl Store {
     }
 
     /// Inserts new persons and updates known ones (by resident ID) in one transaction, auditing
-    /// each row. Rows that clash with stored data are returned as rejected and not written.
+    /// each row written; a row equal to the stored record is counted as unchanged and not
+    /// written. Rows that clash with stored data are returned as rejected and not written.
     pub async fn import_persons(&self, actor: &Actor, rows: Vec<PersonRow>) -> Result<BulkOutcome> {
         let store = self.clone();
         let chunk = tokio::task::spawn_blocking(move || store.encode_rows(rows))
@@ -303,8 +306,9 @@ impl Store {
 }
 
 impl BulkImport<'_> {
-    /// Writes a chunk: new persons are inserted, known ones (by resident ID) updated, each row
-    /// audited; rows that clash with stored data are returned as rejected and not written.
+    /// Writes a chunk: new persons are inserted, known ones (by resident ID) updated unless the
+    /// row says what is stored already, each row written audited; rows that clash with stored
+    /// data are returned as rejected and not written.
     /// The chunk is committed with its transaction, at the latest by [`BulkImport::finish`].
     pub async fn write(&mut self, mut chunk: EncodedRows) -> Result<BulkOutcome> {
         let mut laps = Laps::start();
@@ -429,15 +433,23 @@ impl BulkImport<'_> {
         };
         let plan = plan(chunk, &found);
         laps.lap("classify");
+        // No other writer can change these persons meanwhile: the transaction holds the lock.
+        let ids: Vec<&str> = plan.updates.iter().map(|(_, id)| id.as_str()).collect();
+        let mut stored = store.persons_by_id(&ids).await?;
+        laps.lap("read");
         let mut entries = Vec::with_capacity(plan.inserts.len() + plan.updates.len());
+        let mut unchanged = 0;
         for (i, id) in &plan.updates {
             let input = &chunk.rows[*i].input;
-            // No other writer can change the person meanwhile: the transaction holds the lock.
-            let before = store.person(&Scope::All, id).await?.to_input();
-            update_encoded(&mut w.tx, id, &chunk.encoded[*i].1, Absent::Keep).await?;
+            let before = stored.remove(id).ok_or(DbError::NotFound)?.to_input();
             let mut after = input.clone();
             after.certificate = after.certificate.or_else(|| before.certificate.clone());
             after.guardian = after.guardian.or_else(|| before.guardian.clone());
+            if after == before {
+                unchanged += 1;
+                continue;
+            }
+            update_encoded(&mut w.tx, id, &chunk.encoded[*i].1, Absent::Keep).await?;
             entries.push(Entry {
                 action: "import-update",
                 entity: "person",
@@ -456,7 +468,7 @@ impl BulkImport<'_> {
         audit::append(&mut w.tx, &store.crypto, &self.actor, &entries).await?;
         laps.lap("audit");
         *rows += chunk.len();
-        Ok(plan.outcome())
+        Ok(plan.outcome(unchanged))
     }
 
     /// PostgreSQL: buffers a chunk of only new persons for COPY. Returns `None` (having
@@ -575,7 +587,7 @@ impl BulkImport<'_> {
             tx.send(conn, false).await?;
             laps.lap("copy");
         }
-        Ok(Some(plan.outcome()))
+        Ok(Some(plan.outcome(0)))
     }
 }
 
@@ -647,10 +659,12 @@ struct Plan {
 }
 
 impl Plan {
-    fn outcome(&self) -> BulkOutcome {
+    /// The counts, `unchanged` of the planned updates having been found equal to what is stored.
+    fn outcome(&self, unchanged: u64) -> BulkOutcome {
         BulkOutcome {
             inserted: self.inserts.len() as u64,
-            updated: self.updates.len() as u64,
+            updated: self.updates.len() as u64 - unchanged,
+            unchanged,
             rejected: self.rejected.clone(),
         }
     }

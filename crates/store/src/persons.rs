@@ -63,7 +63,9 @@ pub struct PersonSummary {
     pub id: String,
     pub name: String,
     pub sex: String,
-    pub birth_date: String,
+    /// Age by the year of birth alone (this year minus that year): a list says no more about
+    /// the birth date than that, which the masked number does not complete.
+    pub age: i64,
     pub rid_masked: String,
     pub phone_masked: Option<String>,
     pub division_code: String,
@@ -111,6 +113,7 @@ pub struct PersonRecord {
     pub resident_id: ResidentId,
     pub name: PersonName,
     pub sex: Sex,
+    /// From the decrypted resident ID: the record is the one place (audited) that shows it.
     pub birth_date: String,
     pub ethnicity: Option<String>,
     pub phone: Option<Phone>,
@@ -342,7 +345,7 @@ pub(crate) struct EncodedCertificate {
     pub columns: Vec<Arg>,
 }
 
-pub(crate) const PERSON_COLUMNS: &str = "id, rid_enc, rid_index, rid_masked, name, sex, birth_date, ethnicity, \
+pub(crate) const PERSON_COLUMNS: &str = "id, rid_enc, rid_index, rid_masked, name, sex, birth_year, ethnicity, \
      phone_enc, phone_index, phone_masked, district_code, street_code, community_code, division_code, \
      residence_code, address, household_status, life_status, version, created_at, updated_at";
 pub(crate) const CERTIFICATE_COLUMNS: &str = "id, person_id, number_enc, number_index, number_masked, category, \
@@ -379,7 +382,7 @@ impl Encoded {
             p.resident_id.masked().into(),
             p.name.as_str().into(),
             p.resident_id.sex().as_str().into(),
-            date_text(p.resident_id.birth_date()).into(),
+            i64::from(p.resident_id.birth_year()).into(),
             p.ethnicity.clone().into(),
         ];
         person.extend(phone_columns(crypto, PERSON_PHONE, p.phone.as_ref()));
@@ -575,7 +578,8 @@ fn push_filter(sql: &mut Sql, crypto: &FieldCrypto, scope: &Scope, f: &PersonFil
         None => {}
         Some(SearchTerm::Name(name)) => {
             sql.push(" AND p.name LIKE ")
-                .bind(format!("%{}%", name.replace(['%', '_'], "")));
+                .bind(contains_pattern(name))
+                .push(" ESCAPE '\\'");
         }
         Some(SearchTerm::ResidentId(id)) => {
             sql.push(" AND p.rid_index = ")
@@ -606,14 +610,29 @@ fn push_filter(sql: &mut Sql, crypto: &FieldCrypto, scope: &Scope, f: &PersonFil
     }
 }
 
-fn summary(row: &sqlx::any::AnyRow) -> Result<PersonSummary> {
+/// A LIKE pattern matching `text` anywhere, taken literally: `%`, `_` and the escape character
+/// itself are escaped (the query says `ESCAPE '\'`, which both backends understand).
+fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+fn summary(row: &sqlx::any::AnyRow, this_year: i64) -> Result<PersonSummary> {
     let category: Option<i64> = row.try_get("category")?;
     let grade: Option<i64> = row.try_get("grade")?;
     Ok(PersonSummary {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
         sex: row.try_get("sex")?,
-        birth_date: row.try_get("birth_date")?,
+        age: this_year - row.try_get::<i64, _>("birth_year")?,
         rid_masked: row.try_get("rid_masked")?,
         phone_masked: row.try_get("phone_masked")?,
         division_code: row.try_get("division_code")?,
@@ -657,10 +676,11 @@ impl Store {
             .try_get(0)?;
 
         let mut sql = Sql::new(&format!(
-            "SELECT p.id, p.name, p.sex, p.birth_date, p.rid_masked, p.phone_masked, p.division_code, \
+            "SELECT p.id, p.name, p.sex, p.birth_year, p.rid_masked, p.phone_masked, p.division_code, \
              d.name AS division_name, p.household_status, p.life_status, c.category, c.grade, c.number_masked{SUMMARY_FROM}"
         ));
         push_filter(&mut sql, &self.crypto, scope, filter);
+        let this_year = i64::from(zhucan_core::today_shanghai().year());
         sql.push(" ORDER BY p.name, p.id LIMIT ")
             .bind(per_page)
             .push(" OFFSET ")
@@ -670,7 +690,7 @@ impl Store {
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(summary)
+            .map(|row| summary(row, this_year))
             .collect::<Result<_>>()?;
         Ok(Page {
             items,
@@ -709,6 +729,27 @@ impl Store {
         sql.push("p.id = ").bind(id);
         push_scope(&mut sql, scope);
         self.records(sql).await?.pop().ok_or(DbError::NotFound)
+    }
+
+    /// Records by id, without auditing: for imports, which compare a row with what is stored
+    /// and audit what they change. Four queries for every 500 persons.
+    pub(crate) async fn persons_by_id(
+        &self,
+        ids: &[&str],
+    ) -> Result<HashMap<String, PersonRecord>> {
+        let mut found = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let mut sql = Sql::new(PERSON_SELECT);
+            sql.push("p.id IN ")
+                .bind_tuple(chunk.iter().map(|&id| Arg::from(id)));
+            found.extend(
+                self.records(sql)
+                    .await?
+                    .into_iter()
+                    .map(|r| (r.id.clone(), r)),
+            );
+        }
+        Ok(found)
     }
 
     /// Full records for the persons `sql` selects: four queries however many persons, with their
@@ -805,9 +846,9 @@ impl Store {
                 let residence: Option<String> = row.try_get("residence_code")?;
                 Ok(PersonRecord {
                     sex: resident_id.sex(),
+                    birth_date: date_text(resident_id.birth_date()),
                     resident_id,
                     name: parse_stored("name", &row.try_get::<String, _>("name")?)?,
-                    birth_date: row.try_get("birth_date")?,
                     ethnicity: row.try_get("ethnicity")?,
                     phone: row
                         .try_get::<Option<Vec<u8>>, _>("phone_enc")?

@@ -6,7 +6,7 @@
 //! before the first row is sent, so they write nothing. A chunk is always inside one
 //! transaction (a transaction holds several, see `zhucan_store::BulkImport`); rows are matched by
 //! resident ID, so re-running a file (for instance after a read error half-way) updates instead
-//! of duplicating.
+//! of duplicating, and leaves rows that say what is stored already alone (`unchanged`).
 
 mod row;
 mod source;
@@ -169,6 +169,8 @@ pub struct RowError {
 pub struct ImportSummary {
     pub imported: u64,
     pub updated: u64,
+    /// Rows equal to the stored record: not written.
+    pub unchanged: u64,
     /// Rows rejected (a row may have several errors).
     pub rejected: u64,
     /// The first [`MAX_KEPT_ERRORS`] errors, in row order.
@@ -182,8 +184,8 @@ impl fmt::Display for ImportSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "imported: {}, updated: {}, rejected: {}",
-            self.imported, self.updated, self.rejected
+            "imported: {}, updated: {}, unchanged: {}, rejected: {}",
+            self.imported, self.updated, self.unchanged, self.rejected
         )?;
         if self.dry_run {
             f.write_str(" (dry run: nothing written)")?;
@@ -310,6 +312,7 @@ pub async fn import_persons(
             stored += started.elapsed();
             summary.imported += outcome.inserted;
             summary.updated += outcome.updated;
+            summary.unchanged += outcome.unchanged;
             summary.rejected += outcome.rejected.len() as u64;
             for (line, column, reason) in outcome.rejected {
                 let column = Column::from_header(column).unwrap_or(Column::ResidentId);

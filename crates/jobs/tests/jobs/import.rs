@@ -105,7 +105,7 @@ async fn every_format_and_encoding_imports_the_same() {
             .unwrap_or_else(|e| panic!("{what}: {e}"));
         assert_eq!(
             summary.to_string(),
-            "imported: 40, updated: 0, rejected: 0",
+            "imported: 40, updated: 0, unchanged: 0, rejected: 0",
             "{what}: {:?}",
             summary.errors
         );
@@ -156,7 +156,10 @@ async fn bad_rows_are_reported_and_good_rows_imported_once() {
     let summary = import(&store, ImportSource::path(&file), &zh, None)
         .await
         .unwrap();
-    assert_eq!(summary.to_string(), "imported: 3, updated: 0, rejected: 7");
+    assert_eq!(
+        summary.to_string(),
+        "imported: 3, updated: 0, unchanged: 0, rejected: 7"
+    );
     let found: Vec<(u64, &str, &str, &str)> = summary
         .errors
         .iter()
@@ -203,12 +206,15 @@ async fn bad_rows_are_reported_and_good_rows_imported_once() {
     assert_eq!(found, expected);
     assert_eq!(store.count_persons().await.unwrap(), 3);
 
-    // Running the file again updates the same persons; the report gets every error.
+    // Running the file again finds the same persons unchanged; the report gets every error.
     let report = dir.path().join("errors.csv");
     let summary = import(&store, ImportSource::path(&file), &zh, Some(&report))
         .await
         .unwrap();
-    assert_eq!(summary.to_string(), "imported: 0, updated: 3, rejected: 7");
+    assert_eq!(
+        summary.to_string(),
+        "imported: 0, updated: 0, unchanged: 3, rejected: 7"
+    );
     assert_eq!(store.count_persons().await.unwrap(), 3);
     assert!(
         std::fs::read(&report)
@@ -301,7 +307,7 @@ async fn dry_run_writes_nothing() {
         .unwrap();
     assert_eq!(
         summary.to_string(),
-        "imported: 25, updated: 0, rejected: 0 (dry run: nothing written)"
+        "imported: 25, updated: 0, unchanged: 0, rejected: 0 (dry run: nothing written)"
     );
     assert_eq!(store.count_persons().await.unwrap(), 0);
 }

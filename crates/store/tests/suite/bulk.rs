@@ -15,6 +15,7 @@ backend_tests!(
     an_initial_load_writes_what_the_general_path_writes,
     an_initial_load_meets_persons_written_meanwhile,
     a_failure_rolls_back_the_uncommitted_chunks_only,
+    reimporting_the_same_rows_writes_nothing,
     outbox_retries_then_fails_after_max_attempts,
 );
 
@@ -410,20 +411,22 @@ async fn imported(
     out
 }
 
-/// Writes `rows` in chunks of `size` through one bulk import, committing after each.
-async fn bulk(db: &TestDb, rows: &[PersonRow], size: usize) -> (u64, u64) {
+/// Writes `rows` in chunks of `size` through one bulk import, committing after each; returns
+/// the rows inserted, updated and unchanged.
+async fn bulk(db: &TestDb, rows: &[PersonRow], size: usize) -> (u64, u64, u64) {
     let mut import = db.store.bulk_import(&system());
-    let (mut inserted, mut updated) = (0, 0);
+    let mut counts = (0, 0, 0);
     for chunk in rows.chunks(size) {
         let encoded = db.store.encode_rows(chunk.to_vec());
         let outcome = import.write(encoded).await.unwrap();
         assert!(outcome.rejected.is_empty(), "{:?}", outcome.rejected);
-        inserted += outcome.inserted;
-        updated += outcome.updated;
+        counts.0 += outcome.inserted;
+        counts.1 += outcome.updated;
+        counts.2 += outcome.unchanged;
         import.commit().await.unwrap();
     }
     import.finish().await.unwrap();
-    (inserted, updated)
+    counts
 }
 
 async fn an_initial_load_writes_what_the_general_path_writes(db: TestDb) {
@@ -434,7 +437,7 @@ async fn an_initial_load_writes_what_the_general_path_writes(db: TestDb) {
         Phone::parse("13700000007").unwrap(),
     );
     // Into the empty table: the initial load, which looks nothing up.
-    assert_eq!(bulk(&db, &rows[..150], 50).await, (150, 0));
+    assert_eq!(bulk(&db, &rows[..150], 50).await, (150, 0, 0));
     let initial = imported(&db, &rows[..150]).await;
 
     // With a person stored already (not in the file): the general path, with lookups.
@@ -444,7 +447,7 @@ async fn an_initial_load_writes_what_the_general_path_writes(db: TestDb) {
         .create_person(&system(), &Scope::All, &person(1, "张伟", COMMUNITY_A1))
         .await
         .unwrap();
-    assert_eq!(bulk(&other, &rows[..150], 50).await, (150, 0));
+    assert_eq!(bulk(&other, &rows[..150], 50).await, (150, 0, 0));
     assert_eq!(imported(&other, &rows[..150]).await, initial);
     for db in [&db, &other] {
         assert_eq!(
@@ -458,10 +461,11 @@ async fn an_initial_load_writes_what_the_general_path_writes(db: TestDb) {
         ));
     }
 
-    // A second import into the loaded table updates (it is not an initial load any more).
+    // A second import into the loaded table updates (it is not an initial load any more); the
+    // rows it repeats as they are stay unchanged.
     let mut again = rows.clone();
     again[0].input.name = PersonName::parse("赵敏敏").unwrap();
-    assert_eq!(bulk(&db, &again, 100).await, (150, 150));
+    assert_eq!(bulk(&db, &again, 100).await, (150, 1, 149));
     assert_eq!(db.count("persons").await, 300);
     let first = by_id(&db, &again[0]).await;
     assert_eq!(first[0].name, "赵敏敏");
@@ -477,10 +481,13 @@ async fn an_initial_load_meets_persons_written_meanwhile(db: TestDb) {
     assert_eq!(outcome.inserted, 20);
     import.commit().await.unwrap();
 
-    // Between the import's transactions a member of staff records a person the file holds.
+    // Between the import's transactions a member of staff records a person the file holds
+    // (with another address, so the file's row changes the record).
+    let mut recorded = rows[30].input.clone();
+    recorded.address = Some("龙泉驿区另一路 2 号".into());
     let id = db
         .store
-        .create_person(&system(), &Scope::All, &rows[30].input)
+        .create_person(&system(), &Scope::All, &recorded)
         .await
         .unwrap();
 
@@ -536,7 +543,80 @@ async fn a_failure_rolls_back_the_uncommitted_chunks_only(db: TestDb) {
         db.store.verify_audit().await.unwrap(),
         AuditVerification::Intact { .. }
     ));
-    // Re-running the whole file completes it.
-    assert_eq!(bulk(&db, &rows, 15).await, (20, 10));
+    // Re-running the whole file completes it; the committed rows are unchanged.
+    assert_eq!(bulk(&db, &rows, 15).await, (20, 0, 10));
     assert_eq!(db.count("persons").await, 30);
+}
+
+/// Re-running the same file used to rewrite every row: counted as updated, its version bumped
+/// and an identical before/after audit record written. Now such rows are `unchanged` and left
+/// alone; a row that does change among them is updated and audited as before, and a row that
+/// lacks the certificate columns keeps the stored certificate without counting as a change.
+async fn reimporting_the_same_rows_writes_nothing(db: TestDb) {
+    let store = &db.store;
+    let file = rows(8000..8300, "周杰");
+    let outcome = store.import_persons(&system(), file.clone()).await.unwrap();
+    assert_eq!(
+        (outcome.inserted, outcome.updated, outcome.unchanged),
+        (300, 0, 0)
+    );
+    let stored = || async {
+        sqlx::query_as::<_, (String, i64, String)>(
+            "SELECT id, version, updated_at FROM persons ORDER BY id",
+        )
+        .fetch_all(&db.raw)
+        .await
+        .unwrap()
+    };
+    let before = stored().await;
+    let audit = db.count("audit_log").await;
+
+    let outcome = store.import_persons(&system(), file.clone()).await.unwrap();
+    assert_eq!(
+        (outcome.inserted, outcome.updated, outcome.unchanged),
+        (0, 0, 300)
+    );
+    assert!(outcome.rejected.is_empty());
+    assert_eq!(
+        stored().await,
+        before,
+        "no version bumped, nothing rewritten"
+    );
+    assert_eq!(db.count("audit_log").await, audit, "no audit record");
+    assert_eq!(db.count("certificates").await, 300);
+
+    let mut edited = file.clone();
+    edited[5].input.address = Some("龙泉驿区某路 5 号".into());
+    edited[6].input.certificate = None;
+    let outcome = store
+        .import_persons(&system(), edited.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        (outcome.inserted, outcome.updated, outcome.unchanged),
+        (0, 1, 299)
+    );
+    assert_eq!(db.count("audit_log").await, audit + 1);
+    assert_eq!(
+        db.count("audit_log WHERE action = 'import-update'").await,
+        1
+    );
+    let changed = by_id(&db, &edited[5]).await[0].id.clone();
+    let record = store
+        .view_person(&system(), &Scope::All, &changed)
+        .await
+        .unwrap();
+    assert_eq!(
+        (record.version, record.to_input()),
+        (2, edited[5].input.clone())
+    );
+    let kept = by_id(&db, &edited[6]).await[0].id.clone();
+    let record = store
+        .view_person(&system(), &Scope::All, &kept)
+        .await
+        .unwrap();
+    assert_eq!(
+        (record.version, record.to_input()),
+        (1, file[6].input.clone())
+    );
 }

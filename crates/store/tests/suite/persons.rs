@@ -23,6 +23,9 @@ backend_tests!(
     edit_without_certificate_is_what_the_record_then_shows,
     unknown_division_is_refused_and_nothing_written,
     export_page_reads_whole_records_in_id_order,
+    nothing_stored_or_listed_gives_the_birth_date_away,
+    the_migration_keeps_the_birth_year_and_shortens_old_masks,
+    name_search_takes_wildcards_literally,
 );
 
 const NAMES: [&str; 12] = [
@@ -85,7 +88,7 @@ async fn round_trip_decrypts_and_stores_only_ciphertext(db: TestDb) {
     );
     assert_eq!(
         row.get::<String, _>(2),
-        format!("510112********{}", &rid[14..])
+        format!("510***********{}", &rid[14..])
     );
     assert_eq!(row.get::<String, _>(2), input.resident_id.masked());
     assert_eq!(
@@ -111,7 +114,7 @@ async fn round_trip_decrypts_and_stores_only_ciphertext(db: TestDb) {
                 "rid_masked",
                 "name",
                 "sex",
-                "birth_date",
+                "birth_year",
                 "ethnicity",
                 "phone_enc",
                 "phone_index",
@@ -441,7 +444,11 @@ async fn filters_and_paging_totals(db: TestDb) {
         .unwrap()
         .items
     {
-        assert!(item.rid_masked.contains("********"), "{}", item.rid_masked);
+        assert!(
+            item.rid_masked.contains("***********"),
+            "{}",
+            item.rid_masked
+        );
         if let Some(c) = &item.certificate_masked {
             assert!(c.ends_with("**"), "{c}");
         }
@@ -942,4 +949,218 @@ async fn export_page_reads_whole_records_in_id_order(db: TestDb) {
             .unwrap();
         assert_eq!(single.to_input(), r.to_input());
     }
+}
+
+/// Security issue #8: a masked ID next to the plain birth date (or a masked certificate number
+/// next to its category and grade) was the whole number. Only the birth year is stored in
+/// clear, masks keep the first 3 and last 4 characters of the ID, lists give an age by year,
+/// and the birth date appears on the (audited) record only.
+async fn nothing_stored_or_listed_gives_the_birth_date_away(db: TestDb) {
+    let input = with_guardian(person(1, "张伟", COMMUNITY_A1), "李芳", phone(901));
+    let id = db
+        .store
+        .create_person(&system(), &Scope::All, &input)
+        .await
+        .unwrap();
+    let rid = input.resident_id.as_str();
+    let birth = input.resident_id.birth_date();
+    let birth_texts = [
+        rid[6..14].to_owned(),
+        format!(
+            "{:04}-{:02}-{:02}",
+            birth.year(),
+            u8::from(birth.month()),
+            birth.day()
+        ),
+    ];
+
+    use sqlx::Row;
+    let row = sqlx::query(
+        "SELECT p.rid_masked, p.birth_year, c.number_masked FROM persons p \
+         JOIN certificates c ON c.person_id = p.id",
+    )
+    .fetch_one(&db.raw)
+    .await
+    .unwrap();
+    let masked: String = row.get(0);
+    assert_eq!(masked, format!("{}***********{}", &rid[..3], &rid[14..]));
+    assert_eq!(row.get::<i64, _>(1), i64::from(birth.year()));
+    assert_eq!(row.get::<String, _>(2), format!("{masked}**"));
+
+    // No plain column of any table, audit snapshots included, holds the birth date.
+    let plain: [(&str, &[&str]); 4] = [
+        (
+            "persons",
+            &[
+                "rid_masked",
+                "name",
+                "sex",
+                "birth_year",
+                "ethnicity",
+                "phone_masked",
+                "address",
+            ],
+        ),
+        (
+            "certificates",
+            &["number_masked", "components", "issued_on", "expires_on"],
+        ),
+        ("guardians", &["name", "relation", "phone_masked"]),
+        ("audit_log", &["before_json", "after_json"]),
+    ];
+    for (table, columns) in plain {
+        for value in db.column_bytes(table, columns).await {
+            for text in &birth_texts {
+                assert!(
+                    !contains(&value, text.as_bytes()),
+                    "{table} holds the birth date: {}",
+                    String::from_utf8_lossy(&value)
+                );
+            }
+        }
+    }
+
+    // The list: the mask and an age by year, no birth date.
+    let page = db
+        .store
+        .search_persons(&Scope::All, &term("张伟"), 1, 10)
+        .await
+        .unwrap();
+    let item = &page.items[0];
+    assert_eq!(item.rid_masked, masked);
+    assert_eq!(
+        item.age,
+        i64::from(zhucan_core::today_shanghai().year() - birth.year())
+    );
+    let listed = serde_json::to_string(&page).unwrap();
+    for text in &birth_texts {
+        assert!(
+            !listed.contains(text.as_str()),
+            "the list shows {text}: {listed}"
+        );
+    }
+    assert!(!listed.contains("birth"), "{listed}");
+
+    // The record, an audited view, shows the whole date from the decrypted number.
+    let record = db
+        .store
+        .view_person(&system(), &Scope::All, &id)
+        .await
+        .unwrap();
+    assert_eq!(record.birth_date, birth_texts[1]);
+}
+
+/// A database made before migration 0007 (birth dates in clear, masks of the first 6 and last
+/// 4 characters) is converted: the year kept, the date dropped, every mask shortened.
+async fn the_migration_keeps_the_birth_year_and_shortens_old_masks(db: TestDb) {
+    let _dir;
+    let _pg;
+    let (url, migrator) = match db.backend {
+        zhucan_store::Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}/old.db?mode=rwc", dir.path().display());
+            _dir = dir;
+            (url, sqlx::migrate!("migrations/sqlite"))
+        }
+        zhucan_store::Backend::Postgres => {
+            let pg = PgDatabase::create().await.unwrap();
+            let url = pg.url.clone();
+            _pg = pg;
+            (url, sqlx::migrate!("migrations/postgres"))
+        }
+    };
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(&url)
+        .await
+        .unwrap();
+    migrator.run_to(6, &pool).await.unwrap();
+    let rid = rid(1).as_str().to_owned();
+    let old_mask = format!("{}********{}", &rid[..6], &rid[14..]);
+    let at = "2026-01-01T00:00:00.000000Z";
+    sqlx::query(
+        "INSERT INTO persons (id, rid_enc, rid_index, rid_masked, name, sex, birth_date, \
+         district_code, division_code, created_at, updated_at) \
+         VALUES ('p1', $1, $2, $3, '张伟', 'male', $4, $5, $6, $7, $8)",
+    )
+    .bind(vec![1u8])
+    .bind(vec![2u8])
+    .bind(old_mask.as_str())
+    .bind(format!("{}-{}-{}", &rid[6..10], &rid[10..12], &rid[12..14]))
+    .bind(DISTRICT)
+    .bind(COMMUNITY_A1)
+    .bind(at)
+    .bind(at)
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO certificates (id, person_id, number_enc, number_index, number_masked, \
+         category, grade, created_at, updated_at) VALUES ('c1', 'p1', $1, $2, $3, 4, 2, $4, $5)",
+    )
+    .bind(vec![3u8])
+    .bind(vec![4u8])
+    .bind(format!("{old_mask}**"))
+    .bind(at)
+    .bind(at)
+    .execute(&pool)
+    .await
+    .unwrap();
+
+    migrator.run(&pool).await.unwrap();
+    let (masked, year): (String, i64) =
+        sqlx::query_as("SELECT rid_masked, birth_year FROM persons WHERE id = 'p1'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let expected = format!("{}***********{}", &rid[..3], &rid[14..]);
+    assert_eq!(masked, expected);
+    assert_eq!(year, i64::from(rid[6..10].parse::<i32>().unwrap()));
+    let number: String = sqlx::query_scalar("SELECT number_masked FROM certificates")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(number, format!("{expected}**"));
+    assert!(
+        sqlx::query("SELECT birth_date FROM persons")
+            .fetch_all(&pool)
+            .await
+            .is_err(),
+        "the birth date column is gone"
+    );
+    pool.close().await;
+}
+
+/// `%` and `_` in a name search match only themselves (they used to be dropped, so `q=%`
+/// listed everyone); so does the escape character.
+async fn name_search_takes_wildcards_literally(db: TestDb) {
+    // Names as the registry allows them hold none of these characters; older data may.
+    for (n, name, stored) in [
+        (1, "张伟", "张伟"),
+        (2, "王芳", "王芳"),
+        (3, "李明", "李%明"),
+        (4, "赵东", "赵_东"),
+        (5, "钱一", "钱\\一"),
+    ] {
+        let id = db
+            .store
+            .create_person(&system(), &Scope::All, &person(n, name, COMMUNITY_A1))
+            .await
+            .unwrap();
+        sqlx::query("UPDATE persons SET name = $1 WHERE id = $2")
+            .bind(stored)
+            .bind(id)
+            .execute(&db.raw)
+            .await
+            .unwrap();
+    }
+    let all = Scope::All;
+    assert_eq!(names(&db, &all, term("%")).await, ["李%明"]);
+    assert_eq!(names(&db, &all, term("_")).await, ["赵_东"]);
+    assert_eq!(names(&db, &all, term("\\")).await, ["钱\\一"]);
+    assert_eq!(names(&db, &all, term("李%")).await, ["李%明"]);
+    assert!(names(&db, &all, term("%%")).await.is_empty());
+    assert!(names(&db, &all, term("张_")).await.is_empty());
+    assert!(names(&db, &all, term("李_明")).await.is_empty());
+    assert_eq!(names(&db, &all, term("伟")).await, ["张伟"]);
 }

@@ -123,7 +123,8 @@ fn hand_written_schemas() -> Vec<(&'static str, Value)> {
             "PersonRecord",
             json!({
                 "type": "object",
-                "description": "A person's full record (the view is audited).",
+                "description": "A person's full record, with full numbers and the birth date \
+                    (the view is audited).",
                 "properties": {
                     "id": text, "resident_id": text, "name": text, "sex": text,
                     "birth_date": date, "ethnicity": opt, "phone": opt, "division_code": text,
@@ -156,12 +157,19 @@ fn hand_written_schemas() -> Vec<(&'static str, Value)> {
             "PersonPage",
             json!({
                 "type": "object",
-                "description": "One page of a registry search; identifiers masked.",
+                "description": "One page of a registry search; identifiers masked (first 3 and \
+                    last 4 characters of a resident ID; a certificate number hides its category \
+                    and grade too), no birth date.",
                 "properties": {
                     "items": { "type": "array", "items": {
                         "type": "object",
                         "properties": {
-                            "id": text, "name": text, "sex": text, "birth_date": date,
+                            "id": text, "name": text, "sex": text,
+                            "age": {
+                                "type": "integer",
+                                "description": "By the year of birth alone: this year minus \
+                                    the birth year.",
+                            },
                             "rid_masked": text, "phone_masked": opt, "division_code": text,
                             "division_name": opt, "household_status": text, "life_status": text,
                             "category": opt, "grade": opt, "certificate_masked": opt,

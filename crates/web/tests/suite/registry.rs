@@ -107,6 +107,67 @@ async fn lists_mask_numbers_and_the_record_page_shows_them_with_an_audited_view(
     assert_eq!(found["items"][0]["name"], "王芳");
 }
 
+/// Security issue #8: `GET /api/v1/persons?q=张明` gave `rid_masked` (`440305********0077`)
+/// and `birth_date` (`1964-09-01`) for every match, together the whole resident ID. Lists now
+/// give masks that hide the birth segment and an age by year; the record (audited) has it all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_items_give_no_birth_date_and_masks_hide_it() {
+    let app = App::new().await;
+    let input = person(7, "张明", COMMUNITY_A1);
+    let id = app.person(&input).await;
+    let mut district = app
+        .staff("district", Role::DistrictReviewer, DISTRICT)
+        .await;
+    let rid = input.resident_id.as_str();
+    let birth = input.resident_id.birth_date();
+    let date = format!(
+        "{:04}-{:02}-{:02}",
+        birth.year(),
+        u8::from(birth.month()),
+        birth.day()
+    );
+    let certificate = input.certificate.as_ref().unwrap().number.as_str();
+
+    let views_before = views_of(&app, &id).await.len();
+    let api = district.get("/api/v1/persons?q=%E5%BC%A0%E6%98%8E").await;
+    assert_eq!(api.status, StatusCode::OK);
+    let item = &api.json()["items"][0];
+    assert_eq!(item["name"], "张明");
+    let masked = format!("{}***********{}", &rid[..3], &rid[14..]);
+    assert_eq!(item["rid_masked"], masked.as_str());
+    assert_eq!(item["certificate_masked"], format!("{masked}**").as_str());
+    assert_eq!(
+        item["age"],
+        i64::from(zhucan_core::today_shanghai().year() - birth.year())
+    );
+    assert!(item.get("birth_date").is_none(), "{item}");
+    for secret in [&rid[6..14], date.as_str(), certificate, rid] {
+        assert!(
+            !api.body.contains(secret),
+            "the list gives away {secret}: {}",
+            api.body
+        );
+    }
+    let page = district.get("/staff/persons?q=%E5%BC%A0%E6%98%8E").await;
+    assert!(page.body.contains(&masked));
+    assert!(!page.body.contains(&rid[6..14]) && !page.body.contains(&date));
+    assert_eq!(
+        views_of(&app, &id).await.len(),
+        views_before,
+        "a list is no view"
+    );
+
+    // The record shows the full number and the birth date, and the view is audited.
+    let record = district.get(&format!("/staff/persons/{id}")).await;
+    assert!(record.body.contains(rid) && record.body.contains(&date));
+    let json = district.get(&format!("/api/v1/persons/{id}")).await.json();
+    assert_eq!(
+        (json["resident_id"].as_str(), json["birth_date"].as_str()),
+        (Some(rid), Some(date.as_str()))
+    );
+    assert_eq!(views_of(&app, &id).await.len(), views_before + 2);
+}
+
 async fn views_of(app: &App, id: &str) -> Vec<zhucan_store::AuditRecord> {
     app.store
         .audit_for("person", id)
@@ -360,7 +421,7 @@ async fn an_upload_imports_rows_in_scope_and_reports_the_rest() {
     assert_eq!(resp.status, StatusCode::OK);
     assert!(
         resp.body
-            .contains("<strong>2</strong>，更新 <strong>0</strong>，拒绝 <strong>1</strong>"),
+            .contains("<strong>2</strong>，更新 <strong>0</strong>，无变化 <strong>0</strong>，拒绝 <strong>1</strong>"),
         "{}",
         resp.body
     );
@@ -394,11 +455,19 @@ async fn an_upload_imports_rows_in_scope_and_reports_the_rest() {
         StatusCode::NOT_FOUND
     );
 
-    // Again: the same rows update.
+    // Again: the same rows are unchanged, and not written again; a changed row is updated.
     let resp = upload(&mut worker, &csrf, &csv, false).await;
     assert!(
         resp.body
-            .contains("<strong>0</strong>，更新 <strong>2</strong>"),
+            .contains("<strong>0</strong>，更新 <strong>0</strong>，无变化 <strong>2</strong>"),
+        "{}",
+        resp.body
+    );
+    let changed = import_csv(&[(1, "张伟", COMMUNITY_A1), (2, "王芳芳", COMMUNITY_A1)]);
+    let resp = upload(&mut worker, &csrf, &changed, false).await;
+    assert!(
+        resp.body
+            .contains("<strong>0</strong>，更新 <strong>1</strong>，无变化 <strong>1</strong>"),
         "{}",
         resp.body
     );
